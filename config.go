@@ -1,0 +1,91 @@
+package main
+
+import (
+	"fmt"
+	"strconv"
+	"time"
+
+	"sessionhub/models"
+)
+
+// config is everything the server reads from its environment.
+type config struct {
+	Port            string
+	DatabaseURL     string
+	AppEnv          string
+	Introspection   bool
+	Playground      bool
+	Policy          models.SessionPolicy
+	ShutdownTimeout time.Duration
+}
+
+// loadConfig reads the environment. Session settings follow the reference:
+// unset or empty means the default, a number out of bounds is clamped into
+// them. A value that is not a number at all is refused with a clear error
+// (the reference silently used the default; a typo should not go unnoticed).
+func loadConfig(getenv func(string) string) (config, error) {
+	cfg := config{
+		Port:            getenv("PORT"),
+		DatabaseURL:     getenv("DATABASE_URL"),
+		AppEnv:          getenv("APP_ENV"),
+		ShutdownTimeout: 20 * time.Second,
+	}
+	if cfg.Port == "" {
+		cfg.Port = "8080"
+	}
+	if p, err := strconv.Atoi(cfg.Port); err != nil || p < 0 || p > 65535 {
+		return config{}, fmt.Errorf("PORT=%q: must be a port number", cfg.Port)
+	}
+	production := cfg.AppEnv == "production"
+	var err error
+	if cfg.Introspection, err = boolEnv(getenv, "GRAPHQL_INTROSPECTION", !production); err != nil {
+		return config{}, err
+	}
+	if cfg.Playground, err = boolEnv(getenv, "GRAPHQL_PLAYGROUND", !production); err != nil {
+		return config{}, err
+	}
+
+	d := models.DefaultSessionPolicy()
+	ints := []struct {
+		name     string
+		dst      *int
+		def      int
+		min, max int
+	}{
+		{"SESSION_DEFAULT_TIMEOUT_MINUTES", &cfg.Policy.DefaultTimeoutMinutes, d.DefaultTimeoutMinutes, 1, 10080},
+		{"SESSION_MIN_TIMEOUT_MINUTES", &cfg.Policy.MinTimeoutMinutes, d.MinTimeoutMinutes, 1, 60},
+		{"SESSION_MAX_TIMEOUT_MINUTES", &cfg.Policy.MaxTimeoutMinutes, d.MaxTimeoutMinutes, 60, 10080},
+		{"SESSION_MAX_DURATION_MINUTES", &cfg.Policy.MaxDurationMinutes, d.MaxDurationMinutes, 60, 20160},
+		{"SESSION_WARNING_THRESHOLD_MINUTES", &cfg.Policy.WarningThresholdMinutes, d.WarningThresholdMinutes, 1, 60},
+	}
+	for _, v := range ints {
+		if *v.dst, err = clampedIntEnv(getenv, v.name, v.def, v.min, v.max); err != nil {
+			return config{}, err
+		}
+	}
+	return cfg, nil
+}
+
+func clampedIntEnv(getenv func(string) string, name string, def, lo, hi int) (int, error) {
+	raw := getenv(name)
+	if raw == "" {
+		return def, nil
+	}
+	n, err := strconv.Atoi(raw)
+	if err != nil {
+		return 0, fmt.Errorf("%s=%q: must be a whole number of minutes", name, raw)
+	}
+	return max(lo, min(n, hi)), nil
+}
+
+func boolEnv(getenv func(string) string, name string, def bool) (bool, error) {
+	raw := getenv(name)
+	if raw == "" {
+		return def, nil
+	}
+	b, err := strconv.ParseBool(raw)
+	if err != nil {
+		return false, fmt.Errorf("%s=%q: must be true or false", name, raw)
+	}
+	return b, nil
+}

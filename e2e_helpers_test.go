@@ -1,0 +1,214 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"sessionhub/internal/store"
+	"sessionhub/internal/testutil"
+)
+
+// serverBinary is the sessionhub binary the end-to-end tests run, built once in TestMain.
+var serverBinary string
+
+func TestMain(m *testing.M) {
+	dir, err := os.MkdirTemp("", "sessionhub-e2e")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	serverBinary = filepath.Join(dir, "sessionhub")
+	build := exec.Command("go", "build", "-o", serverBinary, ".")
+	build.Stdout, build.Stderr = os.Stderr, os.Stderr
+	if err := build.Run(); err != nil {
+		fmt.Fprintln(os.Stderr, "build sessionhub:", err)
+		os.Exit(1)
+	}
+	code := m.Run()
+	os.RemoveAll(dir)
+	os.Exit(code)
+}
+
+// server is one running sessionhub process.
+type server struct {
+	URL string
+	cmd *exec.Cmd
+}
+
+// startServer runs the binary on a free port with the given database and
+// extra environment, waits until it listens, and stops it with SIGTERM when
+// the test ends, failing the test unless it exits 0.
+func startServer(t *testing.T, databaseURL string, env ...string) *server {
+	t.Helper()
+	cmd := exec.Command(serverBinary)
+	cmd.Dir = t.TempDir()
+	cmd.Env = append(os.Environ(), "PORT=0", "DATABASE_URL="+databaseURL)
+	cmd.Env = append(cmd.Env, env...)
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	lines := make(chan string, 1)
+	go func() {
+		scanner := bufio.NewScanner(stdout)
+		for scanner.Scan() {
+			if url, ok := strings.CutPrefix(scanner.Text(), "sessionhub listening on "); ok {
+				lines <- url
+			}
+		}
+		close(lines)
+	}()
+	srv := &server{cmd: cmd}
+	select {
+	case url, ok := <-lines:
+		if !ok {
+			_ = cmd.Wait()
+			t.Fatalf("sessionhub exited before listening: %s", stderr.String())
+		}
+		srv.URL = url
+	case <-time.After(30 * time.Second):
+		_ = cmd.Process.Kill()
+		t.Fatalf("sessionhub did not start: %s", stderr.String())
+	}
+	t.Cleanup(func() {
+		_ = cmd.Process.Signal(syscall.SIGTERM)
+		done := make(chan error, 1)
+		go func() { done <- cmd.Wait() }()
+		select {
+		case err := <-done:
+			if err != nil {
+				t.Errorf("sessionhub exit after SIGTERM: %v\n%s", err, stderr.String())
+			}
+		case <-time.After(30 * time.Second):
+			_ = cmd.Process.Kill()
+			t.Errorf("sessionhub did not stop within 30s of SIGTERM")
+		}
+	})
+	return srv
+}
+
+// response is a finished HTTP exchange.
+type response struct {
+	Status int
+	Header http.Header
+	Body   []byte
+}
+
+func (s *server) do(t *testing.T, method, path, contentType, body string) response {
+	t.Helper()
+	req, err := http.NewRequestWithContext(context.Background(), method, s.URL+path, strings.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if contentType != "" {
+		req.Header.Set("Content-Type", contentType)
+	}
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatalf("%s %s: %v", method, path, err)
+	}
+	defer res.Body.Close()
+	b, err := io.ReadAll(res.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return response{Status: res.StatusCode, Header: res.Header, Body: b}
+}
+
+func (s *server) postJSON(t *testing.T, path string, body any) response {
+	t.Helper()
+	b, err := json.Marshal(body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s.do(t, http.MethodPost, path, "application/json", string(b))
+}
+
+// graphql runs one operation and decodes its response into out.
+func (s *server) graphql(t *testing.T, query string, vars map[string]any, out any) {
+	t.Helper()
+	res := s.postJSON(t, "/query", map[string]any{"query": query, "variables": vars})
+	if res.Status != http.StatusOK {
+		t.Fatalf("graphql status %d: %s", res.Status, res.Body)
+	}
+	if err := json.Unmarshal(res.Body, out); err != nil {
+		t.Fatalf("graphql response %s: %v", res.Body, err)
+	}
+}
+
+// createAgent registers an agent over GraphQL and returns its id.
+func (s *server) createAgent(t *testing.T) string {
+	t.Helper()
+	var out struct {
+		Data struct{ CreateAgent struct{ ID string } }
+	}
+	s.graphql(t, `mutation { createAgent(input: {name: "Eliza"}) { id } }`, nil, &out)
+	if out.Data.CreateAgent.ID == "" {
+		t.Fatal("createAgent returned no id")
+	}
+	return out.Data.CreateAgent.ID
+}
+
+// createSession opens a session over REST and returns its id.
+func (s *server) createSession(t *testing.T, agentID, userID string) string {
+	t.Helper()
+	res := s.postJSON(t, "/api/messaging/sessions", map[string]any{"agentId": agentID, "userId": userID})
+	if res.Status != http.StatusCreated {
+		t.Fatalf("create session: %d %s", res.Status, res.Body)
+	}
+	var out struct{ SessionID string }
+	if err := json.Unmarshal(res.Body, &out); err != nil {
+		t.Fatal(err)
+	}
+	return out.SessionID
+}
+
+// objectKeys returns the keys of a JSON object in document order.
+func objectKeys(t *testing.T, raw []byte) []string {
+	t.Helper()
+	dec := json.NewDecoder(bytes.NewReader(raw))
+	if tok, err := dec.Token(); err != nil || tok != json.Delim('{') {
+		t.Fatalf("not a JSON object: %s", raw)
+	}
+	var keys []string
+	for dec.More() {
+		tok, err := dec.Token()
+		if err != nil {
+			t.Fatal(err)
+		}
+		keys = append(keys, tok.(string))
+		var skip json.RawMessage
+		if err := dec.Decode(&skip); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return keys
+}
+
+// openDatabase opens the store a running server uses, for checks and fixtures.
+func openDatabase(t *testing.T, databaseURL string) *store.Store {
+	t.Helper()
+	db, err := store.Open(context.Background(), databaseURL, testutil.Logger())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = db.Close() })
+	return db
+}

@@ -1,0 +1,42 @@
+package graph
+
+import "sessionhub/models"
+
+// deref returns *p, or the zero value for nil.
+func deref[T any](p *T) T {
+	if p == nil {
+		var zero T
+		return zero
+	}
+	return *p
+}
+
+// pointers adapts a slice of values to the []*T gqlgen uses for lists.
+func pointers[T any](in []T) []*T {
+	out := make([]*T, len(in))
+	for i := range in {
+		out[i] = &in[i]
+	}
+	return out
+}
+
+// values is the inverse of pointers.
+func values[T any](in []*T) []T {
+	if in == nil {
+		return nil
+	}
+	out := make([]T, len(in))
+	for i, p := range in {
+		out[i] = *p
+	}
+	return out
+}
+
+// orNull answers a nullable lookup: an error with the not-found code becomes
+// a null result; every other error is returned.
+func orNull[T any](v *T, err error, notFound models.Code) (*T, error) {
+	if err != nil && models.ErrorCode(err) == notFound {
+		return nil, nil
+	}
+	return v, err
+}

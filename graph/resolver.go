@@ -1,0 +1,12 @@
+// Package graph is the GraphQL transport: gqlgen's generated executor and
+// thin resolvers that convert and delegate to the chat service.
+package graph
+
+//go:generate go run github.com/99designs/gqlgen generate
+
+import "sessionhub/internal/chat"
+
+// Resolver is the dependency root of every resolver. It holds no state.
+type Resolver struct {
+	Chat *chat.Service
+}

@@ -1,0 +1,213 @@
+// Package chat is the service layer: every rule about agents, sessions and
+// messages is applied here, once, for both the GraphQL API and the REST shim.
+package chat
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/google/uuid"
+
+	"sessionhub/models"
+)
+
+// Service applies the domain rules on top of a Store.
+type Service struct {
+	store  Store
+	clock  models.Clock
+	policy models.SessionPolicy
+}
+
+// New wires a service. The clock is the only source of "now" for every rule.
+func New(store Store, clock models.Clock, policy models.SessionPolicy) *Service {
+	return &Service{store: store, clock: clock, policy: policy}
+}
+
+// Now is the service clock at millisecond precision, for transports that
+// render time-dependent fields (state, timeRemaining) of a session they read.
+func (s *Service) Now() time.Time { return models.Truncate(s.clock.Now()) }
+
+// Policy is the server-wide session configuration.
+func (s *Service) Policy() models.SessionPolicy { return s.policy }
+
+// CreateAgentInput registers an agent. ID is optional (a UUID v7 is made when empty).
+type CreateAgentInput struct {
+	ID              string
+	Name            string
+	SessionDefaults models.TimeoutOverrides
+}
+
+const maxAgentNameChars = 200
+
+// CreateAgent registers an agent.
+// Errors: VALIDATION_ERROR (bad id or name, duplicate id, bad defaults).
+func (s *Service) CreateAgent(ctx context.Context, in CreateAgentInput) (*models.Agent, error) {
+	id := uuid.Must(uuid.NewV7())
+	if in.ID != "" {
+		parsed, err := parseUUID("id", in.ID)
+		if err != nil {
+			return nil, err
+		}
+		id = parsed
+	}
+	name := strings.TrimSpace(in.Name)
+	if name == "" || utf8.RuneCountInString(name) > maxAgentNameChars {
+		return nil, models.ErrValidation("Agent name must be 1 to 200 characters")
+	}
+	if err := in.SessionDefaults.Validate(); err != nil {
+		return nil, err
+	}
+	agent := &models.Agent{ID: id, Name: name, CreatedAt: s.Now(), SessionDefaults: in.SessionDefaults}
+	if err := s.store.CreateAgent(ctx, agent); err != nil {
+		if errors.Is(err, models.ErrDuplicate) {
+			return nil, models.ErrValidation("An agent with this id already exists", models.Detail{Key: "agentId", Value: id.String()})
+		}
+		return nil, err
+	}
+	return agent, nil
+}
+
+// Agent returns a registered agent. Errors: AGENT_NOT_FOUND.
+func (s *Service) Agent(ctx context.Context, id string) (*models.Agent, error) {
+	agentID, err := uuid.Parse(id)
+	if err != nil {
+		return nil, models.ErrAgentNotFound(id)
+	}
+	agent, err := s.store.FindAgent(ctx, agentID)
+	if errors.Is(err, models.ErrNotFound) {
+		return nil, models.ErrAgentNotFound(id)
+	}
+	return agent, err
+}
+
+// CreateSessionInput opens a session. Timeout holds only the fields the caller set.
+type CreateSessionInput struct {
+	AgentID  string
+	UserID   string
+	Metadata models.JSONObject
+	Timeout  models.TimeoutOverrides
+}
+
+// CreateSession opens a session with a registered agent. Its config is the
+// global policy, overlaid by the agent's defaults, overlaid by the request, clamped.
+// Errors: VALIDATION_ERROR, AGENT_NOT_FOUND.
+func (s *Service) CreateSession(ctx context.Context, in CreateSessionInput) (*models.Session, error) {
+	if in.AgentID == "" || in.UserID == "" {
+		return nil, models.ErrValidation("Missing required fields: agentId, userId")
+	}
+	agentID, err := parseUUID("agentId", in.AgentID)
+	if err != nil {
+		return nil, err
+	}
+	userID, err := parseUUID("userId", in.UserID)
+	if err != nil {
+		return nil, err
+	}
+	if err := models.ValidateMetadata(in.Metadata); err != nil {
+		return nil, err
+	}
+	if err := in.Timeout.Validate(); err != nil {
+		return nil, err
+	}
+	agent, err := s.Agent(ctx, in.AgentID)
+	if err != nil {
+		return nil, err
+	}
+	cfg := s.policy.Resolve(agent.SessionDefaults, in.Timeout)
+	session := models.NewSession(uuid.Must(uuid.NewV7()), agentID, userID, in.Metadata, cfg, s.Now())
+	if err := s.store.CreateSession(ctx, session); err != nil {
+		if errors.Is(err, models.ErrNotFound) { // the agent went away meanwhile
+			return nil, models.ErrAgentNotFound(in.AgentID)
+		}
+		return nil, err
+	}
+	return session, nil
+}
+
+// Session returns a stored session, expired or not; reads never renew.
+// Errors: SESSION_NOT_FOUND.
+func (s *Service) Session(ctx context.Context, id string) (*models.Session, error) {
+	sessionID, err := uuid.Parse(id)
+	if err != nil {
+		return nil, models.ErrSessionNotFound(id)
+	}
+	session, err := s.store.FindSession(ctx, sessionID)
+	if errors.Is(err, models.ErrNotFound) {
+		return nil, models.ErrSessionNotFound(id)
+	}
+	return session, err
+}
+
+// liveSession is Session, but an expired session is SESSION_EXPIRED.
+func (s *Service) liveSession(ctx context.Context, id string) (*models.Session, error) {
+	session, err := s.Session(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	if session.IsExpired(s.Now()) {
+		return nil, expiredError(session)
+	}
+	return session, nil
+}
+
+// SendMessage stores a user message and applies the send rule (SPEC §3) in
+// one atomic step: the session row is locked, "now" is read under the lock,
+// the session is renewed and the message inserted, and both commit together.
+// The returned message carries the resulting SessionStatus.
+//
+// As in the reference, an unknown or expired session is reported before
+// invalid content. Errors: SESSION_NOT_FOUND, SESSION_EXPIRED, VALIDATION_ERROR.
+func (s *Service) SendMessage(ctx context.Context, sessionID string, in models.MessageInput) (*models.Message, error) {
+	if invalid := in.Validate(); invalid != nil {
+		if _, err := s.liveSession(ctx, sessionID); err != nil {
+			return nil, err
+		}
+		return nil, invalid
+	}
+	id, err := uuid.Parse(sessionID)
+	if err != nil {
+		return nil, models.ErrSessionNotFound(sessionID)
+	}
+	var msg *models.Message
+	_, err = s.store.UpdateSession(ctx, id, func(session *models.Session) (*models.Message, error) {
+		now := s.Now()
+		if session.IsExpired(now) {
+			return nil, expiredError(session)
+		}
+		status := session.RecordActivity(now)
+		msg = &models.Message{
+			ID:            uuid.Must(uuid.NewV7()),
+			SessionID:     session.ID,
+			AuthorID:      session.UserID,
+			Content:       in.Content,
+			Metadata:      in.Metadata,
+			Attachments:   in.Attachments,
+			CreatedAt:     now,
+			SessionStatus: &status,
+		}
+		return msg, nil
+	})
+	if errors.Is(err, models.ErrNotFound) {
+		return nil, models.ErrSessionNotFound(sessionID)
+	}
+	if err != nil {
+		return nil, err
+	}
+	return msg, nil
+}
+
+func expiredError(s *models.Session) error {
+	return models.ErrSessionExpired(s.ID.String(), models.FormatTime(s.ExpiresAt))
+}
+
+func parseUUID(field, value string) (uuid.UUID, error) {
+	id, err := uuid.Parse(value)
+	if err != nil || len(value) != 36 {
+		return uuid.UUID{}, models.ErrValidation("Invalid UUID format for field '"+field+"'",
+			models.Detail{Key: "field", Value: field})
+	}
+	return id, nil
+}

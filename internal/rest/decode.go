@@ -1,0 +1,69 @@
+package rest
+
+import (
+	"encoding/json"
+	"errors"
+	"io"
+	"mime"
+	"net/http"
+	"strings"
+)
+
+// MaxBodyBytes bounds every request body (SPEC §7).
+const MaxBodyBytes = 128 << 10
+
+// decodeJSON reads one JSON object from the request body into dst. Every
+// failure is a 4xx with a sentence the caller can act on.
+func decodeJSON(w http.ResponseWriter, r *http.Request, dst any) error {
+	if ct := r.Header.Get("Content-Type"); ct != "" {
+		mediaType, _, err := mime.ParseMediaType(ct)
+		if err != nil || (mediaType != "application/json" && !strings.HasSuffix(mediaType, "+json")) {
+			return requestErr(http.StatusUnsupportedMediaType, "Content-Type must be application/json")
+		}
+	}
+	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, MaxBodyBytes))
+	if err := dec.Decode(dst); err != nil {
+		return decodeError(err)
+	}
+	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
+		if _, tooLarge := errors.AsType[*http.MaxBytesError](err); tooLarge {
+			return decodeError(err)
+		}
+		return badRequest("Request body must be a single JSON object")
+	}
+	return nil
+}
+
+func decodeError(err error) error {
+	if _, ok := errors.AsType[*http.MaxBytesError](err); ok {
+		return requestErr(http.StatusRequestEntityTooLarge, "Request body exceeds 131072 bytes")
+	}
+	if typeErr, ok := errors.AsType[*json.UnmarshalTypeError](err); ok {
+		if typeErr.Field == "" {
+			return badRequest("Request body must be a JSON object")
+		}
+		return badRequest("Invalid request body: " + typeErr.Field + " must be " + jsonKind(typeErr.Type.Kind().String()))
+	}
+	if errors.Is(err, io.EOF) {
+		return badRequest("Request body must be a JSON object")
+	}
+	return badRequest("Request body is not valid JSON")
+}
+
+// jsonKind names a Go kind the way a JSON client thinks of it.
+func jsonKind(goKind string) string {
+	switch goKind {
+	case "string":
+		return "a string"
+	case "bool":
+		return "a boolean"
+	case "int", "int32", "int64":
+		return "an integer"
+	case "slice":
+		return "an array"
+	case "struct", "map":
+		return "an object"
+	default:
+		return "of another type"
+	}
+}

@@ -1,0 +1,133 @@
+// Package store keeps agents, sessions and messages in PostgreSQL or in an
+// embedded SQLite file, through GORM. It knows nothing of the rules: the
+// service decides, the store persists atomically.
+package store
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/glebarez/sqlite"
+	"gorm.io/driver/postgres"
+	"gorm.io/gorm"
+	"gorm.io/gorm/logger"
+)
+
+// Dialect names the database behind a Store.
+type Dialect string
+
+const (
+	Postgres Dialect = "postgres"
+	SQLite   Dialect = "sqlite"
+)
+
+// DefaultSQLitePath is where `go run .` keeps its data when DATABASE_URL is unset.
+const DefaultSQLitePath = "data/sessionhub.db"
+
+// Store is the GORM-backed implementation of the service's Store.
+type Store struct {
+	db      *gorm.DB
+	dialect Dialect
+}
+
+// Open connects to databaseURL and migrates the schema. An empty URL opens the
+// embedded SQLite file at DefaultSQLitePath; "sqlite:<path>" opens another
+// SQLite file; "postgres://" or "postgresql://" URLs open PostgreSQL.
+func Open(ctx context.Context, databaseURL string, log *slog.Logger) (*Store, error) {
+	dialect, dsn, err := parseURL(databaseURL)
+	if err != nil {
+		return nil, err
+	}
+	cfg := &gorm.Config{
+		Logger:                 logger.Discard,
+		TranslateError:         true,
+		SkipDefaultTransaction: true, // every multi-statement write opens its own transaction
+	}
+	var db *gorm.DB
+	switch dialect {
+	case Postgres:
+		db, err = gorm.Open(postgres.Open(dsn), cfg)
+	case SQLite:
+		db, err = gorm.Open(sqlite.Open(dsn), cfg)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("open %s database: %w", dialect, err)
+	}
+	sqlDB, err := db.DB()
+	if err != nil {
+		return nil, err
+	}
+	if dialect == SQLite {
+		// One connection: SQLite has one writer anyway, and this makes every
+		// transaction in this process run alone (the row lock of PostgreSQL).
+		sqlDB.SetMaxOpenConns(1)
+	} else {
+		sqlDB.SetMaxOpenConns(16)
+		sqlDB.SetMaxIdleConns(16)
+		sqlDB.SetConnMaxIdleTime(5 * time.Minute)
+	}
+	s := &Store{db: db, dialect: dialect}
+	if err := s.migrate(ctx, log); err != nil {
+		_ = sqlDB.Close()
+		return nil, err
+	}
+	return s, nil
+}
+
+func parseURL(databaseURL string) (Dialect, string, error) {
+	switch {
+	case databaseURL == "":
+		return sqliteDSN(DefaultSQLitePath)
+	case strings.HasPrefix(databaseURL, "postgres://"), strings.HasPrefix(databaseURL, "postgresql://"):
+		return Postgres, databaseURL, nil
+	case strings.HasPrefix(databaseURL, "sqlite:"):
+		return sqliteDSN(strings.TrimPrefix(databaseURL, "sqlite:"))
+	default:
+		return "", "", errors.New("DATABASE_URL must start with postgres://, postgresql:// or sqlite:")
+	}
+}
+
+func sqliteDSN(path string) (Dialect, string, error) {
+	if path == "" {
+		return "", "", errors.New("sqlite: DATABASE_URL needs a file path")
+	}
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		return "", "", fmt.Errorf("create database directory: %w", err)
+	}
+	// WAL lets readers run beside the writer; busy_timeout makes a second
+	// process wait for the lock instead of failing; _txlock=immediate takes
+	// the write lock at BEGIN so read-then-write transactions cannot deadlock.
+	return SQLite, "file:" + path +
+		"?_pragma=busy_timeout(10000)&_pragma=journal_mode(WAL)&_pragma=foreign_keys(1)" +
+		"&_pragma=synchronous(NORMAL)&_txlock=immediate", nil
+}
+
+// Dialect tells which database this store runs on.
+func (s *Store) Dialect() Dialect { return s.dialect }
+
+// DB exposes the GORM handle for tests and tools in this repository.
+func (s *Store) DB() *gorm.DB { return s.db }
+
+// Ping checks that the database answers.
+func (s *Store) Ping(ctx context.Context) error {
+	sqlDB, err := s.db.DB()
+	if err != nil {
+		return err
+	}
+	return sqlDB.PingContext(ctx)
+}
+
+// Close releases the connections.
+func (s *Store) Close() error {
+	sqlDB, err := s.db.DB()
+	if err != nil {
+		return err
+	}
+	return sqlDB.Close()
+}

@@ -1,0 +1,135 @@
+package models
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+)
+
+// Code is a machine-readable error code, shared by every transport
+// (GraphQL extensions.code, the REST body's "code").
+type Code string
+
+// Application error codes (SPEC §4).
+const (
+	CodeSessionNotFound      Code = "SESSION_NOT_FOUND"
+	CodeSessionExpired       Code = "SESSION_EXPIRED"
+	CodeAgentNotFound        Code = "AGENT_NOT_FOUND"
+	CodeValidation           Code = "VALIDATION_ERROR"
+	CodeSessionRenewalFailed Code = "SESSION_RENEWAL_FAILED"
+	CodeUnauthenticated      Code = "UNAUTHENTICATED"
+	CodeForbidden            Code = "FORBIDDEN"
+	CodeRateLimited          Code = "RATE_LIMITED"
+	CodeIdempotencyConflict  Code = "IDEMPOTENCY_CONFLICT"
+	CodeInternal             Code = "INTERNAL"
+)
+
+// Error is the one application error. Its Message is a human sentence that is
+// safe to show to clients; Details carries the machine fields (in a stable
+// order, so REST bodies match the documented ones byte for byte).
+type Error struct {
+	Code    Code
+	Message string
+	Details Details
+}
+
+func (e *Error) Error() string { return string(e.Code) + ": " + e.Message }
+
+// ErrNotFound is what a store returns for a missing row; the service turns it
+// into the coded error that names what was missing.
+var ErrNotFound = errors.New("not found")
+
+// ErrDuplicate is what a store returns when a primary key is taken.
+var ErrDuplicate = errors.New("duplicate key")
+
+// newError builds a coded error; messages are fixed sentences, never formatted from internals.
+func newError(code Code, message string, details ...Detail) *Error {
+	return &Error{Code: code, Message: message, Details: details}
+}
+
+// ErrorCode returns the code of err, or CodeInternal for anything that is not an *Error.
+func ErrorCode(err error) Code {
+	if e, ok := errors.AsType[*Error](err); ok {
+		return e.Code
+	}
+	return CodeInternal
+}
+
+// AsError returns the application error inside err, or a generic internal
+// error whose message reveals nothing about err.
+func AsError(err error) *Error {
+	if e, ok := errors.AsType[*Error](err); ok {
+		return e
+	}
+	return ErrInternal()
+}
+
+// Detail is one key of an error's details object.
+type Detail struct {
+	Key   string
+	Value any
+}
+
+// Details is an ordered JSON object.
+type Details []Detail
+
+// MarshalJSON writes the details as an object, keys in order.
+func (d Details) MarshalJSON() ([]byte, error) {
+	var buf bytes.Buffer
+	buf.WriteByte('{')
+	for i, kv := range d {
+		if i > 0 {
+			buf.WriteByte(',')
+		}
+		k, err := json.Marshal(kv.Key)
+		if err != nil {
+			return nil, err
+		}
+		v, err := json.Marshal(kv.Value)
+		if err != nil {
+			return nil, err
+		}
+		buf.Write(k)
+		buf.WriteByte(':')
+		buf.Write(v)
+	}
+	buf.WriteByte('}')
+	return buf.Bytes(), nil
+}
+
+// Map returns the details as a map (for GraphQL extensions).
+func (d Details) Map() map[string]any {
+	if len(d) == 0 {
+		return nil
+	}
+	m := make(map[string]any, len(d))
+	for _, kv := range d {
+		m[kv.Key] = kv.Value
+	}
+	return m
+}
+
+// The constructors below carry the documented sentences of the elizaOS
+// Sessions API (reference/seed-send-session-message.md) where one exists.
+
+func ErrSessionNotFound(sessionID string) *Error {
+	return newError(CodeSessionNotFound, "Session not found", Detail{"sessionId", sessionID})
+}
+
+func ErrSessionExpired(sessionID string, expiresAt string) *Error {
+	return newError(CodeSessionExpired, "Session has expired",
+		Detail{"sessionId", sessionID}, Detail{"expiresAt", expiresAt})
+}
+
+func ErrAgentNotFound(agentID string) *Error {
+	return newError(CodeAgentNotFound, "Agent not found", Detail{"agentId", agentID})
+}
+
+// ErrValidation reports bad input; message is a complete sentence for the client.
+func ErrValidation(message string, details ...Detail) *Error {
+	return newError(CodeValidation, message, details...)
+}
+
+func ErrInternal() *Error {
+	return newError(CodeInternal, "Internal server error")
+}

@@ -1,0 +1,92 @@
+package models
+
+import (
+	"strconv"
+	"time"
+
+	"github.com/google/uuid"
+)
+
+// The lifetime rules of SPEC §3. Each is a pure function of the session and
+// `now`; the service decides when to apply them and what `now` is.
+
+// NewSession opens a session at now: expiresAt = min(now + timeout, now + maxDuration).
+func NewSession(id, agentID, userID uuid.UUID, metadata JSONObject, cfg TimeoutConfig, now time.Time) *Session {
+	now = Truncate(now)
+	return &Session{
+		ID:            id,
+		AgentID:       agentID,
+		UserID:        userID,
+		Metadata:      metadata,
+		CreatedAt:     now,
+		LastActivity:  now,
+		ExpiresAt:     earliest(now.Add(cfg.timeout()), now.Add(cfg.maxDuration())),
+		TimeoutConfig: cfg,
+	}
+}
+
+// IsExpired reports whether the session is over: expiresAt <= now.
+func (s *Session) IsExpired(now time.Time) bool { return !s.ExpiresAt.After(now) }
+
+// StateAt is ACTIVE or EXPIRED at now.
+func (s *Session) StateAt(now time.Time) SessionState {
+	if s.IsExpired(now) {
+		return SessionStateExpired
+	}
+	return SessionStateActive
+}
+
+// RemainingAt is max(0, expiresAt - now).
+func (s *Session) RemainingAt(now time.Time) time.Duration {
+	return max(0, s.ExpiresAt.Sub(now))
+}
+
+// NearExpirationAt reports 0 < expiresAt - now <= warningThreshold.
+func (s *Session) NearExpirationAt(now time.Time) bool {
+	left := s.ExpiresAt.Sub(now)
+	return left > 0 && left <= s.TimeoutConfig.warning()
+}
+
+// hardCap is the latest the session may ever live to.
+func (s *Session) hardCap() time.Time { return s.CreatedAt.Add(s.TimeoutConfig.maxDuration()) }
+
+// canRenew reports whether the hard cap still leaves room: now - createdAt < maxDuration.
+func (s *Session) canRenew(now time.Time) bool { return now.Before(s.hardCap()) }
+
+// renew slides expiresAt to min(now + timeout, createdAt + maxDuration).
+func (s *Session) renew(now time.Time) {
+	s.ExpiresAt = earliest(now.Add(s.TimeoutConfig.timeout()), s.hardCap())
+	s.RenewalCount++
+}
+
+// RecordActivity applies a user message or heartbeat at now: lastActivity moves
+// to now and, when autoRenew is on and the cap allows, the session renews.
+// The caller must already have checked that the session is not expired.
+func (s *Session) RecordActivity(now time.Time) SessionStatus {
+	now = Truncate(now)
+	s.LastActivity = now
+	renewed := s.TimeoutConfig.AutoRenew && s.canRenew(now)
+	if renewed {
+		s.renew(now)
+	}
+	return s.statusAt(now, renewed)
+}
+
+// statusAt is what a send reports, computed after the update.
+func (s *Session) statusAt(now time.Time, renewed bool) SessionStatus {
+	return SessionStatus{
+		ExpiresAt:        s.ExpiresAt,
+		RenewalCount:     s.RenewalCount,
+		WasRenewed:       renewed,
+		IsNearExpiration: s.NearExpirationAt(now),
+	}
+}
+
+func earliest(a, b time.Time) time.Time {
+	if b.Before(a) {
+		return b
+	}
+	return a
+}
+
+func itoa(n int) string { return strconv.Itoa(n) }

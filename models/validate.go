@@ -1,0 +1,65 @@
+package models
+
+import (
+	"net/url"
+	"strconv"
+	"unicode/utf8"
+)
+
+// Input limits (SPEC §3).
+const (
+	MaxContentChars  = 4000  // Unicode code points
+	MaxMetadataBytes = 10240 // compact JSON encoding
+	MaxAttachments   = 10
+)
+
+// MessageInput is what a sender provides; everything else about a message is decided by the server.
+type MessageInput struct {
+	Content     string
+	Metadata    JSONObject
+	Attachments Attachments
+}
+
+// Validate checks content, metadata and attachments against SPEC §3.
+func (in MessageInput) Validate() error {
+	if in.Content == "" {
+		return ErrValidation("Content cannot be empty")
+	}
+	if !utf8.ValidString(in.Content) {
+		return ErrValidation("Content must be valid UTF-8")
+	}
+	if utf8.RuneCountInString(in.Content) > MaxContentChars {
+		return ErrValidation("Content exceeds maximum length of 4000 characters")
+	}
+	if err := ValidateMetadata(in.Metadata); err != nil {
+		return err
+	}
+	return in.Attachments.Validate()
+}
+
+// ValidateMetadata checks the size of a metadata object.
+func ValidateMetadata(m JSONObject) error {
+	if len(m) > MaxMetadataBytes {
+		return ErrValidation("Metadata exceeds maximum size of 10240 bytes")
+	}
+	return nil
+}
+
+// Validate checks the count and every attachment: a non-empty type and an
+// absolute http(s) URL.
+func (a Attachments) Validate() error {
+	if len(a) > MaxAttachments {
+		return ErrValidation("Too many attachments: at most 10 are allowed")
+	}
+	for i, att := range a {
+		where := Detail{"attachment", i}
+		if att.Type == "" {
+			return ErrValidation("Attachment "+strconv.Itoa(i)+" must have a type", where)
+		}
+		u, err := url.Parse(att.URL)
+		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			return ErrValidation("Attachment "+strconv.Itoa(i)+" must have an absolute http or https url", where)
+		}
+	}
+	return nil
+}

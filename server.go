@@ -1,0 +1,133 @@
+// Command sessionhub serves conversation sessions between users and AI
+// agents over GraphQL (/query) and the elizaOS-compatible REST shim
+// (/api/messaging/sessions).
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"sync/atomic"
+	"syscall"
+	"time"
+
+	"github.com/99designs/gqlgen/graphql/playground"
+
+	"sessionhub/graph"
+	"sessionhub/internal/chat"
+	"sessionhub/internal/rest"
+	"sessionhub/internal/store"
+	"sessionhub/models"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := run(ctx, os.Args, os.Getenv, os.Stdout, os.Stderr); err != nil {
+		fmt.Fprintln(os.Stderr, "sessionhub:", err)
+		os.Exit(1)
+	}
+}
+
+// run starts the server and blocks until ctx is cancelled, then drains and
+// returns. It prints "sessionhub listening on http://<addr>" to stdout once
+// the listener is open, on all interfaces (PORT=0 picks a free port).
+func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	cfg, err := loadConfig(getenv)
+	if err != nil {
+		return err
+	}
+	log := newLogger(cfg, stderr)
+
+	db, err := store.Open(ctx, cfg.DatabaseURL, log)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+
+	svc := chat.New(db, models.SystemClock{}, cfg.Policy)
+	var draining atomic.Bool
+	mux := newMux(cfg, svc, db, &draining, log)
+
+	ln, err := net.Listen("tcp", ":"+cfg.Port)
+	if err != nil {
+		return err
+	}
+	srv := &http.Server{
+		Handler:           mux,
+		ReadHeaderTimeout: 10 * time.Second,
+		IdleTimeout:       2 * time.Minute,
+		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+	}
+	serveErr := make(chan error, 1)
+	go func() { serveErr <- srv.Serve(ln) }()
+	log.Info("sessionhub started", "addr", ln.Addr().String(), "database", string(db.Dialect()))
+	fmt.Fprintf(stdout, "sessionhub listening on http://127.0.0.1:%d\n", ln.Addr().(*net.TCPAddr).Port)
+
+	select {
+	case err := <-serveErr:
+		return err
+	case <-ctx.Done():
+	}
+	// Readiness fails first so load balancers stop sending, then in-flight
+	// requests finish within the shutdown timeout.
+	draining.Store(true)
+	log.Info("shutting down")
+	shutdownCtx, cancel := context.WithTimeout(context.Background(), cfg.ShutdownTimeout)
+	defer cancel()
+	if err := srv.Shutdown(shutdownCtx); err != nil {
+		return fmt.Errorf("shutdown: %w", err)
+	}
+	if err := <-serveErr; !errors.Is(err, http.ErrServerClosed) {
+		return err
+	}
+	return nil
+}
+
+func newMux(cfg config, svc *chat.Service, db *store.Store, draining *atomic.Bool, log *slog.Logger) *http.ServeMux {
+	mux := http.NewServeMux()
+	gql := graph.NewHandler(svc, graph.Options{Introspection: cfg.Introspection, Logger: log})
+	mux.Handle("/query", http.MaxBytesHandler(gql, rest.MaxBodyBytes))
+	if cfg.Playground {
+		mux.Handle("GET /{$}", playground.Handler("sessionhub", "/query"))
+	}
+	rest.New(svc, log).Register(mux)
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
+		writeStatus(w, http.StatusOK, "ok")
+	})
+	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, r *http.Request) {
+		if draining.Load() {
+			writeStatus(w, http.StatusServiceUnavailable, "draining")
+			return
+		}
+		ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
+		defer cancel()
+		if err := db.Ping(ctx); err != nil {
+			log.Warn("readiness check failed", "err", err)
+			writeStatus(w, http.StatusServiceUnavailable, "database unavailable")
+			return
+		}
+		writeStatus(w, http.StatusOK, "ready")
+	})
+	return mux
+}
+
+func writeStatus(w http.ResponseWriter, code int, status string) {
+	w.Header().Set("Content-Type", "application/json; charset=utf-8")
+	w.Header().Set("Cache-Control", "no-store")
+	w.WriteHeader(code)
+	fmt.Fprintf(w, "{\"status\":%q}\n", status)
+}
+
+func newLogger(cfg config, w io.Writer) *slog.Logger {
+	if cfg.AppEnv == "production" {
+		return slog.New(slog.NewJSONHandler(w, nil))
+	}
+	return slog.New(slog.NewTextHandler(w, nil))
+}
