@@ -16,6 +16,8 @@ type config struct {
 	Introspection   bool
 	Playground      bool
 	Policy          models.SessionPolicy
+	CleanupInterval time.Duration
+	Retention       time.Duration // 0 keeps expired sessions forever
 	ShutdownTimeout time.Duration
 }
 
@@ -62,6 +64,18 @@ func loadConfig(getenv func(string) string) (config, error) {
 		if *v.dst, err = clampedIntEnv(getenv, v.name, v.def, v.min, v.max); err != nil {
 			return config{}, err
 		}
+	}
+	cleanup, err := clampedIntEnv(getenv, "SESSION_CLEANUP_INTERVAL_MINUTES", 5, 1, 60)
+	if err != nil {
+		return config{}, err
+	}
+	cfg.CleanupInterval = time.Duration(cleanup) * time.Minute
+	if raw := getenv("SESSION_RETENTION_HOURS"); raw != "" {
+		hours, err := strconv.ParseFloat(raw, 64)
+		if err != nil || hours < 0 || hours > 1e6 {
+			return config{}, fmt.Errorf("SESSION_RETENTION_HOURS=%q: must be a number of hours, 0 or more", raw)
+		}
+		cfg.Retention = time.Duration(hours * float64(time.Hour))
 	}
 	return cfg, nil
 }

@@ -67,6 +67,9 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	}
 	serveErr := make(chan error, 1)
 	go func() { serveErr <- srv.Serve(ln) }()
+	sweepCtx, stopSweeping := context.WithCancel(context.Background())
+	defer stopSweeping()
+	go sweepExpired(sweepCtx, svc, cfg, log)
 	log.Info("sessionhub started", "addr", ln.Addr().String(), "database", string(db.Dialect()))
 	fmt.Fprintf(stdout, "sessionhub listening on http://127.0.0.1:%d\n", ln.Addr().(*net.TCPAddr).Port)
 
@@ -88,6 +91,29 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return err
 	}
 	return nil
+}
+
+// sweepExpired runs the retention purge every cleanup interval until ctx ends.
+func sweepExpired(ctx context.Context, svc *chat.Service, cfg config, log *slog.Logger) {
+	if cfg.Retention <= 0 {
+		return
+	}
+	ticker := time.NewTicker(cfg.CleanupInterval)
+	defer ticker.Stop()
+	for {
+		removed, err := svc.Sweep(ctx, cfg.Retention)
+		switch {
+		case err != nil && ctx.Err() == nil:
+			log.Warn("retention sweep failed", "err", err, "removed", removed)
+		case removed > 0:
+			log.Info("retention sweep removed expired sessions", "removed", removed)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-ticker.C:
+		}
+	}
 }
 
 func newMux(cfg config, svc *chat.Service, db *store.Store, draining *atomic.Bool, log *slog.Logger) *http.ServeMux {

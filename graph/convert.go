@@ -2,13 +2,16 @@ package graph
 
 import "sessionhub/models"
 
-// deref returns *p, or the zero value for nil.
-func deref[T any](p *T) T {
-	if p == nil {
-		var zero T
-		return zero
+// deref returns *p; for nil, the fallback if one is given, else the zero value.
+func deref[T any](p *T, fallback ...T) T {
+	if p != nil {
+		return *p
 	}
-	return *p
+	var zero T
+	if len(fallback) > 0 {
+		return fallback[0]
+	}
+	return zero
 }
 
 // pointers adapts a slice of values to the []*T gqlgen uses for lists.

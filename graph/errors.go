@@ -12,35 +12,62 @@ import (
 	"sessionhub/models"
 )
 
-// errorPresenter maps every resolver error to the client's view of it: a
-// coded application error keeps its message and gains extensions.code and
-// extensions.details; parse and validation errors from gqlgen keep theirs;
-// anything else is logged and answered as INTERNAL without its text.
+// resolverFault marks an error a resolver returned that is not an application
+// error: a failing database or a bug, never something the client can fix.
+type resolverFault struct{ err error }
+
+func (f *resolverFault) Error() string { return f.err.Error() }
+func (f *resolverFault) Unwrap() error { return f.err }
+
+// markFaults wraps every resolver call so that errors which are not coded
+// application errors are told apart from gqlgen's own input-coercion errors,
+// which never pass through here.
+func markFaults(ctx context.Context, next graphql.Resolver) (any, error) {
+	res, err := next(ctx)
+	if err != nil {
+		if _, ok := errors.AsType[*models.Error](err); !ok {
+			err = &resolverFault{err: err}
+		}
+	}
+	return res, err
+}
+
+// errorPresenter maps every error to the client's view of it:
+//   - a coded application error keeps its message and gains extensions.code
+//     and extensions.details;
+//   - a resolver fault or a null in a non-null field is logged and answered
+//     as INTERNAL, without its text;
+//   - gqlgen's parse and validation errors keep their own message and code;
+//   - an argument gqlgen could not coerce (e.g. an Int out of range) is a
+//     VALIDATION_ERROR with gqlgen's description of the input.
 func errorPresenter(log *slog.Logger) graphql.ErrorPresenterFunc {
 	return func(ctx context.Context, err error) *gqlerror.Error {
 		presented := graphql.DefaultErrorPresenter(ctx, err)
-		if appErr, ok := errors.AsType[*models.Error](err); ok {
-			presented.Message = appErr.Message
-			presented.Extensions = map[string]any{"code": string(appErr.Code)}
-			if details := appErr.Details.Map(); details != nil {
-				presented.Extensions["details"] = details
+		if appErr, ok := errors.AsType[*models.Error](err); ok && appErr.Code != models.CodeInternal {
+			return withCode(presented, appErr)
+		}
+		_, fault := errors.AsType[*resolverFault](err)
+		_, nullBug := errors.AsType[*graphql.InvalidNullError](err)
+		if _, ok := errors.AsType[*models.Error](err); ok || fault || nullBug {
+			if !errors.Is(err, context.Canceled) {
+				log.ErrorContext(ctx, "graphql field failed", "path", presented.Path.String(), "err", err)
 			}
+			return withCode(presented, models.ErrInternal())
+		}
+		if gqlErr, ok := errors.AsType[*gqlerror.Error](err); ok && gqlErr.Err == nil {
 			return presented
 		}
-		var gqlErr *gqlerror.Error
-		if errors.As(err, &gqlErr) && gqlErr.Err == nil {
-			return presented // produced by gqlgen itself: parse, validation, coercion
-		}
-		if !errors.Is(err, context.Canceled) {
-			log.ErrorContext(ctx, "graphql resolver failed", "path", presented.Path.String(), "err", err)
-		}
-		return &gqlerror.Error{
-			Message:    models.ErrInternal().Message,
-			Path:       presented.Path,
-			Locations:  presented.Locations,
-			Extensions: map[string]any{"code": string(models.CodeInternal)},
-		}
+		return withCode(presented, models.ErrValidation(presented.Message))
 	}
+}
+
+func withCode(presented *gqlerror.Error, appErr *models.Error) *gqlerror.Error {
+	presented.Message = appErr.Message
+	presented.Extensions = map[string]any{"code": string(appErr.Code)}
+	if details := appErr.Details.Map(); details != nil {
+		presented.Extensions["details"] = details
+	}
+	return presented
 }
 
 // recoverFunc logs a resolver panic with its stack and hides it from the client.

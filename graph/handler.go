@@ -37,6 +37,8 @@ func NewHandler(svc *chat.Service, opts Options) http.Handler {
 		srv.SetDisableSuggestion(true)
 	}
 
+	srv.AroundOperations(withLoaders(svc))
+	srv.AroundFields(markFaults)
 	srv.SetErrorPresenter(errorPresenter(opts.Logger))
 	srv.SetRecoverFunc(recoverFunc(opts.Logger))
 	return srv

@@ -45,10 +45,51 @@ func (r *mutationResolver) SendSessionMessage(ctx context.Context, sessionID str
 	})
 }
 
+// SendAgentMessage is the resolver for the sendAgentMessage field.
+func (r *mutationResolver) SendAgentMessage(ctx context.Context, sessionID string, input model.SendSessionMessageInput) (*models.Message, error) {
+	return r.Chat.SendAgentMessage(ctx, sessionID, models.MessageInput{
+		Content:     input.Content,
+		Metadata:    input.Metadata,
+		Attachments: values(input.Attachments),
+	})
+}
+
+// RenewSession is the resolver for the renewSession field.
+func (r *mutationResolver) RenewSession(ctx context.Context, sessionID string) (*models.Session, error) {
+	return r.Chat.RenewSession(ctx, sessionID)
+}
+
+// SessionHeartbeat is the resolver for the sessionHeartbeat field.
+func (r *mutationResolver) SessionHeartbeat(ctx context.Context, sessionID string) (*models.Session, error) {
+	return r.Chat.Heartbeat(ctx, sessionID)
+}
+
+// UpdateSessionTimeout is the resolver for the updateSessionTimeout field.
+func (r *mutationResolver) UpdateSessionTimeout(ctx context.Context, sessionID string, input models.TimeoutOverrides) (*models.Session, error) {
+	return r.Chat.UpdateTimeout(ctx, sessionID, input)
+}
+
+// DeleteSession is the resolver for the deleteSession field.
+func (r *mutationResolver) DeleteSession(ctx context.Context, sessionID string) (bool, error) {
+	if err := r.Chat.DeleteSession(ctx, sessionID); err != nil {
+		return false, err
+	}
+	return true, nil
+}
+
 // Session is the resolver for the session field.
 func (r *queryResolver) Session(ctx context.Context, id string) (*models.Session, error) {
 	session, err := r.Chat.Session(ctx, id)
 	return orNull(session, err, models.CodeSessionNotFound)
+}
+
+// Sessions is the resolver for the sessions field.
+func (r *queryResolver) Sessions(ctx context.Context, first *int, after *string, last *int, before *string, filter *model.SessionFilter) (*model.SessionConnection, error) {
+	page, err := r.Chat.Sessions(ctx, sessionFilter(filter), pageArgs(first, after, last, before), true)
+	if err != nil {
+		return nil, err
+	}
+	return sessionConnection(page), nil
 }
 
 // Agent is the resolver for the agent field.
@@ -70,6 +111,24 @@ func (r *sessionResolver) TimeRemaining(ctx context.Context, obj *models.Session
 // IsNearExpiration is the resolver for the isNearExpiration field.
 func (r *sessionResolver) IsNearExpiration(ctx context.Context, obj *models.Session) (bool, error) {
 	return obj.NearExpirationAt(r.Chat.Now()), nil
+}
+
+// Messages is the batch resolver for the messages field.
+func (r *sessionResolver) Messages(ctx context.Context, obj *models.Session, first *int, after *string, last *int, before *string) (*model.MessageConnection, error) {
+	args := pageArgs(first, after, last, before)
+	if l := loadersFrom(ctx); l != nil && args.After == "" && args.Before == "" && args.Last == nil {
+		// The newest messages of many sessions are batched into one query.
+		page, err := l.latestMessages.Load(ctx, latestKey{SessionID: obj.ID, First: deref(args.First, models.DefaultPageSize)})
+		if err != nil {
+			return nil, err
+		}
+		return messageConnection(page), nil
+	}
+	page, err := r.Chat.Messages(ctx, obj.ID.String(), args)
+	if err != nil {
+		return nil, err
+	}
+	return messageConnection(page), nil
 }
 
 // Message returns MessageResolver implementation.

@@ -133,3 +133,11 @@ func ErrValidation(message string, details ...Detail) *Error {
 func ErrInternal() *Error {
 	return newError(CodeInternal, "Internal server error")
 }
+
+// ErrRenewalFailed reports a manual renewal past the session's hard cap.
+func ErrRenewalFailed(s *Session) *Error {
+	return newError(CodeSessionRenewalFailed, "Cannot renew session: maximum duration reached",
+		Detail{"sessionId", s.ID.String()},
+		Detail{"createdAt", FormatTime(s.CreatedAt)},
+		Detail{"maxDurationMinutes", s.TimeoutConfig.MaxDurationMinutes})
+}

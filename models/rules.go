@@ -28,6 +28,11 @@ func NewSession(id, agentID, userID uuid.UUID, metadata JSONObject, cfg TimeoutC
 // IsExpired reports whether the session is over: expiresAt <= now.
 func (s *Session) IsExpired(now time.Time) bool { return !s.ExpiresAt.After(now) }
 
+// ErrExpired is the SESSION_EXPIRED error for this session.
+func (s *Session) ErrExpired() *Error {
+	return ErrSessionExpired(s.ID.String(), FormatTime(s.ExpiresAt))
+}
+
 // StateAt is ACTIVE or EXPIRED at now.
 func (s *Session) StateAt(now time.Time) SessionState {
 	if s.IsExpired(now) {
@@ -90,3 +95,34 @@ func earliest(a, b time.Time) time.Time {
 }
 
 func itoa(n int) string { return strconv.Itoa(n) }
+
+// Renew is a manual renewal at now: it renews as if autoRenew were on, and
+// also counts as activity. Once now - createdAt >= maxDuration it fails with
+// SESSION_RENEWAL_FAILED (such a session has expired too, but the cap is the
+// answer that tells the caller renewing can never work); a session that
+// expired by inactivity before its cap fails with SESSION_EXPIRED.
+func (s *Session) Renew(now time.Time) error {
+	now = Truncate(now)
+	if !s.canRenew(now) {
+		return ErrRenewalFailed(s)
+	}
+	if s.IsExpired(now) {
+		return s.ErrExpired()
+	}
+	s.LastActivity = now
+	s.renew(now)
+	return nil
+}
+
+// Reconfigure installs a new timeout config and recomputes expiresAt from it,
+// as the reference does: min(base + timeout, createdAt + maxDuration), where
+// base is lastActivity when autoRenew is on and createdAt when it is off. A
+// shorter config can bring expiresAt closer, even into the past.
+func (s *Session) Reconfigure(cfg TimeoutConfig) {
+	s.TimeoutConfig = cfg
+	base := s.CreatedAt
+	if cfg.AutoRenew {
+		base = s.LastActivity
+	}
+	s.ExpiresAt = earliest(base.Add(cfg.timeout()), s.hardCap())
+}

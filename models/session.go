@@ -51,3 +51,10 @@ type Message struct {
 	// SessionStatus is set on the result of a send; it is not stored.
 	SessionStatus *SessionStatus `gorm:"-"`
 }
+
+// SessionCriteria narrows a listing of sessions; nil fields do not filter.
+type SessionCriteria struct {
+	AgentID *uuid.UUID
+	UserID  *uuid.UUID
+	State   *SessionState
+}

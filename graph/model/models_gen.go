@@ -20,6 +20,18 @@ type CreateSessionInput struct {
 	TimeoutConfig *models.TimeoutOverrides `json:"timeoutConfig,omitempty"`
 }
 
+type MessageConnection struct {
+	Edges []*MessageEdge `json:"edges"`
+	// The messages of `edges`, for clients that need no cursors per item.
+	Nodes    []*models.Message `json:"nodes"`
+	PageInfo *models.PageInfo  `json:"pageInfo"`
+}
+
+type MessageEdge struct {
+	Cursor string          `json:"cursor"`
+	Node   *models.Message `json:"node"`
+}
+
 type Mutation struct {
 }
 
@@ -32,4 +44,23 @@ type SendSessionMessageInput struct {
 	Metadata models.JSONObject `json:"metadata,omitempty"`
 	// At most 10, each with a type and an absolute http(s) url.
 	Attachments []*models.Attachment `json:"attachments,omitempty"`
+}
+
+type SessionConnection struct {
+	Edges []*SessionEdge `json:"edges"`
+	// The sessions of `edges`, for clients that need no cursors per item.
+	Nodes    []*models.Session `json:"nodes"`
+	PageInfo *models.PageInfo  `json:"pageInfo"`
+}
+
+type SessionEdge struct {
+	Cursor string          `json:"cursor"`
+	Node   *models.Session `json:"node"`
+}
+
+// Narrows `sessions`; omitted fields do not filter.
+type SessionFilter struct {
+	AgentID *string              `json:"agentId,omitempty"`
+	UserID  *string              `json:"userId,omitempty"`
+	State   *models.SessionState `json:"state,omitempty"`
 }

@@ -148,7 +148,7 @@ func (s *Service) liveSession(ctx context.Context, id string) (*models.Session, 
 		return nil, err
 	}
 	if session.IsExpired(s.Now()) {
-		return nil, expiredError(session)
+		return nil, session.ErrExpired()
 	}
 	return session, nil
 }
@@ -162,45 +162,41 @@ func (s *Service) liveSession(ctx context.Context, id string) (*models.Session, 
 // invalid content. Errors: SESSION_NOT_FOUND, SESSION_EXPIRED, VALIDATION_ERROR.
 func (s *Service) SendMessage(ctx context.Context, sessionID string, in models.MessageInput) (*models.Message, error) {
 	if invalid := in.Validate(); invalid != nil {
-		if _, err := s.liveSession(ctx, sessionID); err != nil {
-			return nil, err
-		}
-		return nil, invalid
-	}
-	id, err := uuid.Parse(sessionID)
-	if err != nil {
-		return nil, models.ErrSessionNotFound(sessionID)
+		return nil, s.rejectInput(ctx, sessionID, invalid)
 	}
 	var msg *models.Message
-	_, err = s.store.UpdateSession(ctx, id, func(session *models.Session) (*models.Message, error) {
-		now := s.Now()
-		if session.IsExpired(now) {
-			return nil, expiredError(session)
-		}
+	_, err := s.modifyLive(ctx, sessionID, func(session *models.Session, now time.Time) (*models.Message, error) {
 		status := session.RecordActivity(now)
-		msg = &models.Message{
-			ID:            uuid.Must(uuid.NewV7()),
-			SessionID:     session.ID,
-			AuthorID:      session.UserID,
-			Content:       in.Content,
-			Metadata:      in.Metadata,
-			Attachments:   in.Attachments,
-			CreatedAt:     now,
-			SessionStatus: &status,
-		}
+		msg = newMessage(session, session.UserID, false, in, now)
+		msg.SessionStatus = &status
 		return msg, nil
 	})
-	if errors.Is(err, models.ErrNotFound) {
-		return nil, models.ErrSessionNotFound(sessionID)
-	}
 	if err != nil {
 		return nil, err
 	}
 	return msg, nil
 }
 
-func expiredError(s *models.Session) error {
-	return models.ErrSessionExpired(s.ID.String(), models.FormatTime(s.ExpiresAt))
+func newMessage(session *models.Session, authorID uuid.UUID, isAgent bool, in models.MessageInput, now time.Time) *models.Message {
+	return &models.Message{
+		ID:          uuid.Must(uuid.NewV7()),
+		SessionID:   session.ID,
+		AuthorID:    authorID,
+		IsAgent:     isAgent,
+		Content:     in.Content,
+		Metadata:    in.Metadata,
+		Attachments: in.Attachments,
+		CreatedAt:   now,
+	}
+}
+
+// rejectInput reports invalid input in the reference's order: an unknown or
+// expired session is reported before the input's problem.
+func (s *Service) rejectInput(ctx context.Context, sessionID string, invalid error) error {
+	if _, err := s.liveSession(ctx, sessionID); err != nil {
+		return err
+	}
+	return invalid
 }
 
 func parseUUID(field, value string) (uuid.UUID, error) {

@@ -2,6 +2,7 @@ package chat
 
 import (
 	"context"
+	"time"
 
 	"github.com/google/uuid"
 
@@ -24,4 +25,24 @@ type Store interface {
 	// succeeds, the session's changes and the message it returns (if any) are
 	// committed together; if apply fails or either write fails, nothing is.
 	UpdateSession(ctx context.Context, id uuid.UUID, apply func(*models.Session) (*models.Message, error)) (*models.Session, error)
+
+	// DeleteSession removes a session and its messages.
+	DeleteSession(ctx context.Context, id uuid.UUID) error
+
+	// ListMessages returns one keyset page of a session's messages.
+	ListMessages(ctx context.Context, sessionID uuid.UUID, q models.ListQuery) ([]*models.Message, error)
+	// LatestMessages returns up to limit newest messages of each session, in one query.
+	LatestMessages(ctx context.Context, sessionIDs []uuid.UUID, limit int) (map[uuid.UUID][]*models.Message, error)
+
+	// ListSessions and CountSessions select sessions matching a filter at now.
+	ListSessions(ctx context.Context, f models.SessionCriteria, now time.Time, q models.ListQuery) ([]*models.Session, error)
+	CountSessions(ctx context.Context, f models.SessionCriteria, now time.Time) (int64, error)
+	// CountExpiringSoon counts live sessions inside their warning window at now.
+	CountExpiringSoon(ctx context.Context, now time.Time) (int64, error)
+
+	// DeleteExpired removes up to limit sessions that expired before cutoff;
+	// safe to run from several processes at once.
+	DeleteExpired(ctx context.Context, cutoff time.Time, limit int) (int, error)
+	// Ping checks that the database answers.
+	Ping(ctx context.Context) error
 }

@@ -85,3 +85,5 @@ func (s *Store) UpdateSession(ctx context.Context, id uuid.UUID, apply func(*mod
 	}
 	return &sess, nil
 }
+
+var lockSkipLocked = clause.Locking{Strength: clause.LockingStrengthUpdate, Options: clause.LockingOptionsSkipLocked}

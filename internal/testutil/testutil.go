@@ -138,4 +138,3 @@ func redact(dsn string) string {
 
 // MustUUID returns a new random UUID string, for ids in test fixtures.
 func MustUUID() string { return uuid.NewString() }
-

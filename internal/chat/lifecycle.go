@@ -1,0 +1,111 @@
+package chat
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	"github.com/google/uuid"
+
+	"sessionhub/models"
+)
+
+// LiveSession returns a session that has not expired.
+// Errors: SESSION_NOT_FOUND, SESSION_EXPIRED.
+func (s *Service) LiveSession(ctx context.Context, id string) (*models.Session, error) {
+	return s.liveSession(ctx, id)
+}
+
+// modify locks a session, applies change under the lock with the clock read
+// there, and commits. Errors: SESSION_NOT_FOUND and whatever change returns.
+func (s *Service) modify(ctx context.Context, id string, change func(*models.Session, time.Time) (*models.Message, error)) (*models.Session, error) {
+	sessionID, err := uuid.Parse(id)
+	if err != nil {
+		return nil, models.ErrSessionNotFound(id)
+	}
+	session, err := s.store.UpdateSession(ctx, sessionID, func(session *models.Session) (*models.Message, error) {
+		return change(session, s.Now())
+	})
+	if errors.Is(err, models.ErrNotFound) {
+		return nil, models.ErrSessionNotFound(id)
+	}
+	return session, err
+}
+
+// modifyLive is modify for a session that must not have expired.
+// Errors: SESSION_NOT_FOUND, SESSION_EXPIRED, and whatever change returns.
+func (s *Service) modifyLive(ctx context.Context, id string, change func(*models.Session, time.Time) (*models.Message, error)) (*models.Session, error) {
+	return s.modify(ctx, id, func(session *models.Session, now time.Time) (*models.Message, error) {
+		if session.IsExpired(now) {
+			return nil, session.ErrExpired()
+		}
+		return change(session, now)
+	})
+}
+
+// RenewSession renews a session by hand, as if autoRenew were on.
+// Errors: SESSION_NOT_FOUND, SESSION_EXPIRED, SESSION_RENEWAL_FAILED (the hard cap is reached).
+func (s *Service) RenewSession(ctx context.Context, id string) (*models.Session, error) {
+	return s.modify(ctx, id, func(session *models.Session, now time.Time) (*models.Message, error) {
+		return nil, session.Renew(now)
+	})
+}
+
+// Heartbeat records activity without a message; it renews exactly as a send would.
+// Errors: SESSION_NOT_FOUND, SESSION_EXPIRED.
+func (s *Service) Heartbeat(ctx context.Context, id string) (*models.Session, error) {
+	return s.modifyLive(ctx, id, func(session *models.Session, now time.Time) (*models.Message, error) {
+		session.RecordActivity(now)
+		return nil, nil
+	})
+}
+
+// UpdateTimeout merges o over the session's current config (omitted fields
+// keep their values) and recomputes expiresAt. An out-of-range timeout is
+// rejected, not clamped. Errors: SESSION_NOT_FOUND, SESSION_EXPIRED, VALIDATION_ERROR.
+func (s *Service) UpdateTimeout(ctx context.Context, id string, o models.TimeoutOverrides) (*models.Session, error) {
+	if invalid := o.Validate(); invalid != nil {
+		return nil, s.rejectInput(ctx, id, invalid)
+	}
+	return s.modifyLive(ctx, id, func(session *models.Session, _ time.Time) (*models.Message, error) {
+		cfg, err := s.policy.Update(session.TimeoutConfig, o)
+		if err != nil {
+			return nil, err
+		}
+		session.Reconfigure(cfg)
+		return nil, nil
+	})
+}
+
+// DeleteSession removes a session, expired or not, with its messages.
+// Errors: SESSION_NOT_FOUND.
+func (s *Service) DeleteSession(ctx context.Context, id string) error {
+	sessionID, err := uuid.Parse(id)
+	if err != nil {
+		return models.ErrSessionNotFound(id)
+	}
+	if err := s.store.DeleteSession(ctx, sessionID); errors.Is(err, models.ErrNotFound) {
+		return models.ErrSessionNotFound(id)
+	} else if err != nil {
+		return err
+	}
+	return nil
+}
+
+// SendAgentMessage stores a reply authored by the session's agent. It does
+// not renew the session or move lastActivity, but the session must be live.
+// Errors: SESSION_NOT_FOUND, SESSION_EXPIRED, VALIDATION_ERROR.
+func (s *Service) SendAgentMessage(ctx context.Context, sessionID string, in models.MessageInput) (*models.Message, error) {
+	if invalid := in.Validate(); invalid != nil {
+		return nil, s.rejectInput(ctx, sessionID, invalid)
+	}
+	var msg *models.Message
+	_, err := s.modifyLive(ctx, sessionID, func(session *models.Session, now time.Time) (*models.Message, error) {
+		msg = newMessage(session, session.AgentID, true, in, now)
+		return msg, nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return msg, nil
+}

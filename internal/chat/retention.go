@@ -1,0 +1,31 @@
+package chat
+
+import (
+	"context"
+	"time"
+)
+
+// SweepBatchSize bounds how many sessions one retention statement deletes,
+// so no sweep holds locks for long.
+const SweepBatchSize = 500
+
+// Sweep removes sessions (with their messages) that expired more than
+// retention ago, batch by batch, and reports how many it removed. A zero or
+// negative retention keeps everything. Several replicas may sweep at once.
+func (s *Service) Sweep(ctx context.Context, retention time.Duration) (int, error) {
+	if retention <= 0 {
+		return 0, nil
+	}
+	cutoff := s.Now().Add(-retention)
+	removed := 0
+	for {
+		n, err := s.store.DeleteExpired(ctx, cutoff, SweepBatchSize)
+		removed += n
+		if err != nil || n < SweepBatchSize {
+			return removed, err
+		}
+	}
+}
+
+// Ping checks that the database answers.
+func (s *Service) Ping(ctx context.Context) error { return s.store.Ping(ctx) }

@@ -1,0 +1,129 @@
+package store
+
+import (
+	"context"
+	"time"
+
+	"github.com/google/uuid"
+	"gorm.io/gorm"
+
+	"sessionhub/models"
+)
+
+// keyset applies a models.ListQuery to a (created_at, id)-ordered table.
+// Row-value comparisons use the (…, created_at, id) indexes on both dialects.
+func keyset(db *gorm.DB, q models.ListQuery) *gorm.DB {
+	if q.Older != nil {
+		db = db.Where("(created_at, id) < (?, ?)", q.Older.CreatedAt.UTC(), q.Older.ID)
+	}
+	if q.Newer != nil {
+		db = db.Where("(created_at, id) > (?, ?)", q.Newer.CreatedAt.UTC(), q.Newer.ID)
+	}
+	if q.Ascending {
+		db = db.Order("created_at ASC, id ASC")
+	} else {
+		db = db.Order("created_at DESC, id DESC")
+	}
+	return db.Limit(q.Limit)
+}
+
+// ListMessages returns one keyset page of a session's messages.
+func (s *Store) ListMessages(ctx context.Context, sessionID uuid.UUID, q models.ListQuery) ([]*models.Message, error) {
+	var out []*models.Message
+	err := keyset(s.db.WithContext(ctx).Where("session_id = ?", sessionID), q).Find(&out).Error
+	return out, translate(err)
+}
+
+// LatestMessages returns up to limit newest messages of each session, in one
+// query (a window over the history index), grouped by session id.
+func (s *Store) LatestMessages(ctx context.Context, sessionIDs []uuid.UUID, limit int) (map[uuid.UUID][]*models.Message, error) {
+	out := make(map[uuid.UUID][]*models.Message, len(sessionIDs))
+	if len(sessionIDs) == 0 {
+		return out, nil
+	}
+	ranked := s.db.Model(&models.Message{}).
+		Select("*, ROW_NUMBER() OVER (PARTITION BY session_id ORDER BY created_at DESC, id DESC) AS position").
+		Where("session_id IN ?", sessionIDs)
+	var rows []*models.Message
+	err := s.db.WithContext(ctx).Table("(?) AS ranked", ranked).
+		Where("position <= ?", limit).
+		Order("session_id, created_at DESC, id DESC").
+		Find(&rows).Error
+	if err != nil {
+		return nil, translate(err)
+	}
+	for _, m := range rows {
+		out[m.SessionID] = append(out[m.SessionID], m)
+	}
+	return out, nil
+}
+
+// ListSessions returns one keyset page of sessions matching the filter at now.
+func (s *Store) ListSessions(ctx context.Context, f models.SessionCriteria, now time.Time, q models.ListQuery) ([]*models.Session, error) {
+	var out []*models.Session
+	err := keyset(filterSessions(s.db.WithContext(ctx), f, now), q).Find(&out).Error
+	return out, translate(err)
+}
+
+// CountSessions counts the sessions matching the filter at now.
+func (s *Store) CountSessions(ctx context.Context, f models.SessionCriteria, now time.Time) (int64, error) {
+	var n int64
+	err := filterSessions(s.db.WithContext(ctx).Model(&models.Session{}), f, now).Count(&n).Error
+	return n, translate(err)
+}
+
+func filterSessions(db *gorm.DB, f models.SessionCriteria, now time.Time) *gorm.DB {
+	if f.AgentID != nil {
+		db = db.Where("agent_id = ?", *f.AgentID)
+	}
+	if f.UserID != nil {
+		db = db.Where("user_id = ?", *f.UserID)
+	}
+	switch {
+	case f.State == nil:
+	case *f.State == models.SessionStateActive:
+		db = db.Where("expires_at > ?", now.UTC())
+	case *f.State == models.SessionStateExpired:
+		db = db.Where("expires_at <= ?", now.UTC())
+	}
+	return db
+}
+
+// CountExpiringSoon counts live sessions inside their own warning window at now.
+func (s *Store) CountExpiringSoon(ctx context.Context, now time.Time) (int64, error) {
+	window := "expires_at <= ? + warning_threshold_minutes * interval '1 minute'"
+	if s.dialect == SQLite {
+		window = "julianday(expires_at) <= julianday(?) + warning_threshold_minutes / 1440.0"
+	}
+	var n int64
+	err := s.db.WithContext(ctx).Model(&models.Session{}).
+		Where("expires_at > ?", now.UTC()).
+		Where(window, now.UTC()).
+		Count(&n).Error
+	return n, translate(err)
+}
+
+// DeleteSession removes a session and, by cascade, its messages.
+func (s *Store) DeleteSession(ctx context.Context, id uuid.UUID) error {
+	res := s.db.WithContext(ctx).Delete(&models.Session{}, "id = ?", id)
+	if res.Error != nil {
+		return translate(res.Error)
+	}
+	if res.RowsAffected == 0 {
+		return models.ErrNotFound
+	}
+	return nil
+}
+
+// DeleteExpired removes up to limit sessions (with their messages) that
+// expired before cutoff, and reports how many. On PostgreSQL, rows another
+// replica is already deleting are skipped rather than waited for.
+func (s *Store) DeleteExpired(ctx context.Context, cutoff time.Time, limit int) (int, error) {
+	batch := s.db.Model(&models.Session{}).Select("id").
+		Where("expires_at < ?", cutoff.UTC()).Order("expires_at").Limit(limit)
+	if s.dialect == Postgres {
+		batch = batch.Clauses(lockSkipLocked)
+	}
+	res := s.db.WithContext(ctx).Where("id IN (?)", batch).Delete(&models.Session{})
+	return int(res.RowsAffected), translate(res.Error)
+}
