@@ -3,8 +3,10 @@ package main
 import (
 	"fmt"
 	"strconv"
+	"strings"
 	"time"
 
+	"sessionhub/internal/auth"
 	"sessionhub/models"
 )
 
@@ -19,6 +21,9 @@ type config struct {
 	CleanupInterval time.Duration
 	Retention       time.Duration // 0 keeps expired sessions forever
 	ShutdownTimeout time.Duration
+	Auth            auth.Config
+	RateLimit       int // requests per minute per caller; 0 turns limiting off
+	AllowedOrigins  []string
 }
 
 // loadConfig reads the environment. Session settings follow the reference:
@@ -32,6 +37,12 @@ func loadConfig(getenv func(string) string) (config, error) {
 		AppEnv:          getenv("APP_ENV"),
 		ShutdownTimeout: 20 * time.Second,
 	}
+	cfg.Auth = auth.Config{
+		APIKeys:            splitList(getenv("AUTH_API_KEYS")),
+		HS256Secret:        getenv("AUTH_JWT_HS256_SECRET"),
+		RS256PublicKeyFile: getenv("AUTH_JWT_RS256_PUBLIC_KEY_FILE"),
+	}
+	cfg.AllowedOrigins = splitList(getenv("WS_ALLOWED_ORIGINS"))
 	if cfg.Port == "" {
 		cfg.Port = "8080"
 	}
@@ -65,6 +76,14 @@ func loadConfig(getenv func(string) string) (config, error) {
 			return config{}, err
 		}
 	}
+	cfg.RateLimit = 1200
+	if raw := getenv("RATE_LIMIT_PER_MINUTE"); raw != "" {
+		n, err := strconv.Atoi(raw)
+		if err != nil || n < 0 {
+			return config{}, fmt.Errorf("RATE_LIMIT_PER_MINUTE=%q: must be a whole number, 0 or more", raw)
+		}
+		cfg.RateLimit = n
+	}
 	cleanup, err := clampedIntEnv(getenv, "SESSION_CLEANUP_INTERVAL_MINUTES", 5, 1, 60)
 	if err != nil {
 		return config{}, err
@@ -78,6 +97,16 @@ func loadConfig(getenv func(string) string) (config, error) {
 		cfg.Retention = time.Duration(hours * float64(time.Hour))
 	}
 	return cfg, nil
+}
+
+func splitList(raw string) []string {
+	var out []string
+	for _, part := range strings.Split(raw, ",") {
+		if part = strings.TrimSpace(part); part != "" {
+			out = append(out, part)
+		}
+	}
+	return out
 }
 
 func clampedIntEnv(getenv func(string) string, name string, def, lo, hi int) (int, error) {

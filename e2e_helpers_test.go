@@ -12,6 +12,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -43,8 +44,29 @@ func TestMain(m *testing.M) {
 
 // server is one running sessionhub process.
 type server struct {
-	URL string
-	cmd *exec.Cmd
+	URL    string
+	cmd    *exec.Cmd
+	stderr *bytes.Buffer
+
+	stopOnce sync.Once
+	exitErr  error
+}
+
+// stop sends SIGTERM and waits for the process; it returns the exit error
+// (nil for exit 0), or an error if it does not exit within 30 seconds.
+func (s *server) stop() error {
+	s.stopOnce.Do(func() {
+		_ = s.cmd.Process.Signal(syscall.SIGTERM)
+		done := make(chan error, 1)
+		go func() { done <- s.cmd.Wait() }()
+		select {
+		case s.exitErr = <-done:
+		case <-time.After(30 * time.Second):
+			_ = s.cmd.Process.Kill()
+			s.exitErr = fmt.Errorf("sessionhub did not stop within 30s of SIGTERM")
+		}
+	})
+	return s.exitErr
 }
 
 // startServer runs the binary on a free port with the given database and
@@ -75,7 +97,7 @@ func startServer(t *testing.T, databaseURL string, env ...string) *server {
 		}
 		close(lines)
 	}()
-	srv := &server{cmd: cmd}
+	srv := &server{cmd: cmd, stderr: &stderr}
 	select {
 	case url, ok := <-lines:
 		if !ok {
@@ -88,17 +110,8 @@ func startServer(t *testing.T, databaseURL string, env ...string) *server {
 		t.Fatalf("sessionhub did not start: %s", stderr.String())
 	}
 	t.Cleanup(func() {
-		_ = cmd.Process.Signal(syscall.SIGTERM)
-		done := make(chan error, 1)
-		go func() { done <- cmd.Wait() }()
-		select {
-		case err := <-done:
-			if err != nil {
-				t.Errorf("sessionhub exit after SIGTERM: %v\n%s", err, stderr.String())
-			}
-		case <-time.After(30 * time.Second):
-			_ = cmd.Process.Kill()
-			t.Errorf("sessionhub did not stop within 30s of SIGTERM")
+		if err := srv.stop(); err != nil {
+			t.Errorf("sessionhub exit after SIGTERM: %v\n%s", err, stderr.String())
 		}
 	})
 	return srv

@@ -13,6 +13,7 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"strings"
 	"sync/atomic"
 	"syscall"
 	"time"
@@ -20,6 +21,7 @@ import (
 	"github.com/99designs/gqlgen/graphql/playground"
 
 	"sessionhub/graph"
+	"sessionhub/internal/auth"
 	"sessionhub/internal/chat"
 	"sessionhub/internal/rest"
 	"sessionhub/internal/store"
@@ -51,9 +53,13 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	}
 	defer db.Close()
 
+	authenticator, err := auth.New(cfg.Auth)
+	if err != nil {
+		return err
+	}
 	svc := chat.New(db, models.SystemClock{}, cfg.Policy)
 	var draining atomic.Bool
-	mux := newMux(cfg, svc, db, &draining, log)
+	mux := newMux(cfg, svc, authenticator, &draining, log)
 
 	ln, err := net.Listen("tcp", ":"+cfg.Port)
 	if err != nil {
@@ -93,11 +99,9 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	return nil
 }
 
-// sweepExpired runs the retention purge every cleanup interval until ctx ends.
+// sweepExpired runs the retention purge (when SESSION_RETENTION_HOURS is
+// set) and forgets old idempotency keys every cleanup interval until ctx ends.
 func sweepExpired(ctx context.Context, svc *chat.Service, cfg config, log *slog.Logger) {
-	if cfg.Retention <= 0 {
-		return
-	}
 	ticker := time.NewTicker(cfg.CleanupInterval)
 	defer ticker.Stop()
 	for {
@@ -108,6 +112,9 @@ func sweepExpired(ctx context.Context, svc *chat.Service, cfg config, log *slog.
 		case removed > 0:
 			log.Info("retention sweep removed expired sessions", "removed", removed)
 		}
+		if _, err := svc.ForgetIdempotencyKeys(ctx); err != nil && ctx.Err() == nil {
+			log.Warn("forgetting old idempotency keys failed", "err", err)
+		}
 		select {
 		case <-ctx.Done():
 			return
@@ -116,14 +123,24 @@ func sweepExpired(ctx context.Context, svc *chat.Service, cfg config, log *slog.
 	}
 }
 
-func newMux(cfg config, svc *chat.Service, db *store.Store, draining *atomic.Bool, log *slog.Logger) *http.ServeMux {
+func newMux(cfg config, svc *chat.Service, authenticator *auth.Authenticator, draining *atomic.Bool, log *slog.Logger) *http.ServeMux {
+	gate := &auth.Gate{Auth: authenticator, Limiter: auth.NewRateLimiter(cfg.RateLimit), Now: time.Now}
 	mux := http.NewServeMux()
-	gql := graph.NewHandler(svc, graph.Options{Introspection: cfg.Introspection, Logger: log})
-	mux.Handle("/query", http.MaxBytesHandler(gql, rest.MaxBodyBytes))
+	gql := graph.NewHandler(svc, graph.Options{
+		Introspection:  cfg.Introspection,
+		Logger:         log,
+		Auth:           authenticator,
+		OriginPatterns: cfg.AllowedOrigins,
+		MaxBodyBytes:   rest.MaxBodyBytes,
+	})
+	mux.Handle("/query", withTimeout(gate.Wrap(gql, graph.WriteHTTPError)))
 	if cfg.Playground {
 		mux.Handle("GET /{$}", playground.Handler("sessionhub", "/query"))
 	}
-	rest.New(svc, log).Register(mux)
+	shim := rest.New(svc, log)
+	api := http.NewServeMux()
+	shim.Register(api)
+	mux.Handle("/api/", withTimeout(gate.Wrap(api, shim.Reject)))
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
 		writeStatus(w, http.StatusOK, "ok")
 	})
@@ -134,7 +151,7 @@ func newMux(cfg config, svc *chat.Service, db *store.Store, draining *atomic.Boo
 		}
 		ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
 		defer cancel()
-		if err := db.Ping(ctx); err != nil {
+		if err := svc.Ping(ctx); err != nil {
 			log.Warn("readiness check failed", "err", err)
 			writeStatus(w, http.StatusServiceUnavailable, "database unavailable")
 			return
@@ -142,6 +159,23 @@ func newMux(cfg config, svc *chat.Service, db *store.Store, draining *atomic.Boo
 		writeStatus(w, http.StatusOK, "ready")
 	})
 	return mux
+}
+
+// requestTimeout bounds a request's work; with the database's own statement
+// timeout it makes a stalled database fail requests fast (503) instead of
+// piling them up.
+const requestTimeout = 10 * time.Second
+
+func withTimeout(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if strings.EqualFold(r.Header.Get("Upgrade"), "websocket") {
+			next.ServeHTTP(w, r) // subscriptions live as long as the client wants
+			return
+		}
+		ctx, cancel := context.WithTimeout(r.Context(), requestTimeout)
+		defer cancel()
+		next.ServeHTTP(w, r.WithContext(ctx))
+	})
 }
 
 func writeStatus(w http.ResponseWriter, code int, status string) {

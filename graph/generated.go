@@ -995,6 +995,12 @@ input SendSessionMessageInput {
   metadata: JSON
   "At most 10, each with a type and an absolute http(s) url."
   attachments: [AttachmentInput!]
+  """
+  Makes retries safe: the same key with the same input, from the same caller,
+  within 24 hours returns the first result (same message, no second renewal);
+  the same key with different input is IDEMPOTENCY_CONFLICT. 1 to 255 characters.
+  """
+  idempotencyKey: String
 }
 
 input AttachmentInput {
@@ -4857,7 +4863,7 @@ func (ec *executionContext) unmarshalInputSendSessionMessageInput(ctx context.Co
 		asMap[k] = v
 	}
 
-	fieldsInOrder := [...]string{"content", "metadata", "attachments"}
+	fieldsInOrder := [...]string{"content", "metadata", "attachments", "idempotencyKey"}
 	for _, k := range fieldsInOrder {
 		v, ok := asMap[k]
 		if !ok {
@@ -4885,6 +4891,13 @@ func (ec *executionContext) unmarshalInputSendSessionMessageInput(ctx context.Co
 				return it, err
 			}
 			it.Attachments = data
+		case "idempotencyKey":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("idempotencyKey"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.IdempotencyKey = data
 		}
 	}
 	return it, nil

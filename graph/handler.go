@@ -1,36 +1,72 @@
 package graph
 
 import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"io"
 	"log/slog"
 	"net/http"
+	"time"
 
 	"github.com/99designs/gqlgen/graphql/handler"
 	"github.com/99designs/gqlgen/graphql/handler/extension"
 	"github.com/99designs/gqlgen/graphql/handler/lru"
 	"github.com/99designs/gqlgen/graphql/handler/transport"
+	"github.com/coder/websocket"
 	"github.com/vektah/gqlparser/v2/ast"
 
+	"sessionhub/graph/model"
+	"sessionhub/internal/auth"
 	"sessionhub/internal/chat"
+	"sessionhub/models"
 )
 
 // Options tune the GraphQL endpoint.
 type Options struct {
 	Introspection bool
 	Logger        *slog.Logger
+	// Auth authenticates WebSocket connections in their connection_init
+	// message; nil accepts every connection as models.Anonymous.
+	Auth *auth.Authenticator
+	// OriginPatterns allow cross-origin WebSocket clients (host patterns as
+	// in coder/websocket); by default only same-origin browsers may connect.
+	OriginPatterns []string
+	// MaxBodyBytes bounds a POST body (413 beyond).
+	MaxBodyBytes int64
 }
+
+// Limits on one operation (graphql-armor's defaults, with depth raised to
+// fit sessions → edges → node → messages → edges → node → field).
+const (
+	maxDepth      = 10
+	maxAliases    = 15
+	maxTokens     = 2000
+	maxComplexity = 5000
+)
 
 // NewHandler builds the /query handler, configured once: transports, caches,
 // limits, error presenter and recover function.
 func NewHandler(svc *chat.Service, opts Options) http.Handler {
-	srv := handler.New(NewExecutableSchema(Config{Resolvers: &Resolver{Chat: svc}}))
+	srv := handler.New(NewExecutableSchema(Config{Resolvers: &Resolver{Chat: svc}, Complexity: complexity()}))
+	srv.AddTransport(&transport.Websocket{
+		Implementation: transport.CoderWebsocketImplementation{
+			AcceptOptions: websocket.AcceptOptions{OriginPatterns: opts.OriginPatterns},
+		},
+		InitFunc:              websocketInit(opts.Auth),
+		InitTimeout:           10 * time.Second,
+		KeepAlivePingInterval: 10 * time.Second,
+	})
 	srv.AddTransport(transport.Options{})
 	srv.AddTransport(transport.GET{})
 	srv.AddTransport(transport.POST{})
 
 	srv.SetQueryCache(lru.New[*ast.QueryDocument](1000))
 	srv.Use(extension.AutomaticPersistedQuery{Cache: lru.New[string](100)})
-	srv.Use(extension.FixedComplexityLimit(500))
-	srv.SetParserTokenLimit(15000)
+	srv.Use(extension.FixedComplexityLimit(maxComplexity))
+	srv.Use(shapeLimit{maxDepth: maxDepth, maxAliases: maxAliases})
+	srv.SetParserTokenLimit(maxTokens)
 	if opts.Introspection {
 		srv.Use(extension.Introspection{})
 	} else {
@@ -41,5 +77,82 @@ func NewHandler(svc *chat.Service, opts Options) http.Handler {
 	srv.AroundFields(markFaults)
 	srv.SetErrorPresenter(errorPresenter(opts.Logger))
 	srv.SetRecoverFunc(recoverFunc(opts.Logger))
-	return srv
+	if opts.MaxBodyBytes <= 0 {
+		return srv
+	}
+	return limitBody(srv, opts.MaxBodyBytes)
+}
+
+// complexity counts list fields by the page size they ask for, so one
+// request cannot fan out to 100 sessions × 100 messages unnoticed.
+func complexity() ComplexityRoot {
+	var c ComplexityRoot
+	page := func(first, last *int) int {
+		switch {
+		case first != nil:
+			return max(1, *first)
+		case last != nil:
+			return max(1, *last)
+		}
+		return models.DefaultPageSize
+	}
+	c.Query.Sessions = func(child int, first *int, _ *string, last *int, _ *string, _ *model.SessionFilter) int {
+		return 1 + page(first, last)*child
+	}
+	c.Session.Messages = func(child int, first *int, _ *string, last *int, _ *string) int {
+		return 1 + page(first, last)*child
+	}
+	return c
+}
+
+// websocketInit authenticates a WebSocket connection from its
+// connection_init payload; a bad one is closed with 4403.
+func websocketInit(a *auth.Authenticator) transport.WebsocketInitFunc {
+	return func(ctx context.Context, payload transport.InitPayload) (context.Context, *transport.InitPayload, error) {
+		principal := models.Anonymous
+		if a != nil {
+			p, err := a.Authenticate(auth.FromInitPayload(payload))
+			if err != nil {
+				ctx = transport.WithWebsocketCloseCode(ctx, 4403)
+				return transport.AppendCloseReason(ctx, "Forbidden"), nil, err
+			}
+			principal = p
+		}
+		return models.WithPrincipal(ctx, principal), nil, nil
+	}
+}
+
+// limitBody answers 413 to a POST body over limit before gqlgen reads it.
+func limitBody(next http.Handler, limit int64) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method == http.MethodPost {
+			body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, limit))
+			if err != nil {
+				status := http.StatusBadRequest
+				if _, tooLarge := errors.AsType[*http.MaxBytesError](err); tooLarge {
+					status = http.StatusRequestEntityTooLarge
+				}
+				WriteHTTPError(w, r, status, models.ErrValidation("Request body exceeds 131072 bytes or could not be read"))
+				return
+			}
+			r.Body = io.NopCloser(bytes.NewReader(body))
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+// WriteHTTPError answers a request refused before GraphQL execution
+// (authentication, rate limit, body size) with a GraphQL-shaped error body.
+func WriteHTTPError(w http.ResponseWriter, _ *http.Request, status int, err error) {
+	appErr := models.AsError(err)
+	body := map[string]any{
+		"errors": []map[string]any{{
+			"message":    appErr.Message,
+			"extensions": map[string]any{"code": string(appErr.Code)},
+		}},
+		"data": nil,
+	}
+	w.Header().Set("Content-Type", "application/json; charset=utf-8")
+	w.WriteHeader(status)
+	_ = json.NewEncoder(w).Encode(body)
 }

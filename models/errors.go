@@ -31,6 +31,8 @@ type Error struct {
 	Code    Code
 	Message string
 	Details Details
+	// Unavailable marks a transient outage (HTTP 503) rather than a bug.
+	Unavailable bool
 }
 
 func (e *Error) Error() string { return string(e.Code) + ": " + e.Message }
@@ -140,4 +142,30 @@ func ErrRenewalFailed(s *Session) *Error {
 		Detail{"sessionId", s.ID.String()},
 		Detail{"createdAt", FormatTime(s.CreatedAt)},
 		Detail{"maxDurationMinutes", s.TimeoutConfig.MaxDurationMinutes})
+}
+
+func ErrUnauthenticated(message string) *Error {
+	return newError(CodeUnauthenticated, message)
+}
+
+func ErrForbidden(message string) *Error {
+	return newError(CodeForbidden, message)
+}
+
+func ErrRateLimited(retryAfterSeconds int) *Error {
+	return newError(CodeRateLimited, "Too many requests, retry later", Detail{"retryAfterSeconds", retryAfterSeconds})
+}
+
+func ErrIdempotencyConflict(key string) *Error {
+	return newError(CodeIdempotencyConflict, "Idempotency-Key was already used with a different request",
+		Detail{"idempotencyKey", key})
+}
+
+// ErrUnavailable reports that the database cannot be reached or is too slow;
+// the request changed nothing and may be retried. Its code stays INTERNAL
+// (SPEC §4 lists the codes); transports answer it with 503.
+func ErrUnavailable() *Error {
+	e := newError(CodeInternal, "The database is unavailable, retry shortly")
+	e.Unavailable = true
+	return e
 }

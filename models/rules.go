@@ -77,6 +77,10 @@ func (s *Session) RecordActivity(now time.Time) SessionStatus {
 	return s.statusAt(now, renewed)
 }
 
+// StatusAt is the session's status at now for a write that did not renew it
+// (an agent message).
+func (s *Session) StatusAt(now time.Time) SessionStatus { return s.statusAt(now, false) }
+
 // statusAt is what a send reports, computed after the update.
 func (s *Session) statusAt(now time.Time, renewed bool) SessionStatus {
 	return SessionStatus{

@@ -18,6 +18,8 @@ type MessageInput struct {
 	Content     string
 	Metadata    JSONObject
 	Attachments Attachments
+	// IdempotencyKey, when set, makes a retried send return its first result.
+	IdempotencyKey string
 }
 
 // Validate checks content, metadata and attachments against SPEC §3.

@@ -44,6 +44,10 @@ type SendSessionMessageInput struct {
 	Metadata models.JSONObject `json:"metadata,omitempty"`
 	// At most 10, each with a type and an absolute http(s) url.
 	Attachments []*models.Attachment `json:"attachments,omitempty"`
+	// Makes retries safe: the same key with the same input, from the same caller,
+	// within 24 hours returns the first result (same message, no second renewal);
+	// the same key with different input is IDEMPOTENCY_CONFLICT. 1 to 255 characters.
+	IdempotencyKey *string `json:"idempotencyKey,omitempty"`
 }
 
 type SessionConnection struct {

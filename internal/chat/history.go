@@ -113,7 +113,8 @@ type SessionFilter struct {
 	State   *models.SessionState
 }
 
-func (f SessionFilter) criteria() (models.SessionCriteria, error) {
+// criteria parses the filter and narrows it to what the principal may see.
+func (f SessionFilter) criteria(p models.Principal) (models.SessionCriteria, error) {
 	c := models.SessionCriteria{State: f.State}
 	for _, id := range []struct {
 		field, value string
@@ -128,6 +129,12 @@ func (f SessionFilter) criteria() (models.SessionCriteria, error) {
 		}
 		*id.dst = &parsed
 	}
+	switch p.Role {
+	case models.RoleUser:
+		c.UserID = &p.ID
+	case models.RoleAgent:
+		c.AgentID = &p.ID
+	}
 	return c, nil
 }
 
@@ -138,7 +145,7 @@ func (s *Service) Sessions(ctx context.Context, f SessionFilter, args models.Pag
 	if err != nil {
 		return nil, err
 	}
-	criteria, err := f.criteria()
+	criteria, err := f.criteria(models.PrincipalFrom(ctx))
 	if err != nil {
 		return nil, err
 	}
@@ -156,15 +163,21 @@ type SessionStats struct {
 	Now                                  time.Time
 }
 
-// Stats counts sessions: all, live, expired and live inside their warning window.
+// Stats counts the sessions the caller may see: all, live, expired, and live
+// inside their warning window (the last one server-wide, for operators).
 func (s *Service) Stats(ctx context.Context) (*SessionStats, error) {
 	now := s.Now()
-	total, err := s.store.CountSessions(ctx, models.SessionCriteria{}, now)
+	all, err := SessionFilter{}.criteria(models.PrincipalFrom(ctx))
 	if err != nil {
 		return nil, err
 	}
-	active := models.SessionStateActive
-	live, err := s.store.CountSessions(ctx, models.SessionCriteria{State: &active}, now)
+	total, err := s.store.CountSessions(ctx, all, now)
+	if err != nil {
+		return nil, err
+	}
+	live := all
+	live.State = new(models.SessionStateActive)
+	active, err := s.store.CountSessions(ctx, live, now)
 	if err != nil {
 		return nil, err
 	}
@@ -172,5 +185,5 @@ func (s *Service) Stats(ctx context.Context) (*SessionStats, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &SessionStats{Total: total, Active: live, Expired: total - live, ExpiringSoon: soon, Now: now}, nil
+	return &SessionStats{Total: total, Active: active, Expired: total - active, ExpiringSoon: soon, Now: now}, nil
 }

@@ -23,9 +23,7 @@ func (s *Service) modify(ctx context.Context, id string, change func(*models.Ses
 	if err != nil {
 		return nil, models.ErrSessionNotFound(id)
 	}
-	session, err := s.store.UpdateSession(ctx, sessionID, func(session *models.Session) (*models.Message, error) {
-		return change(session, s.Now())
-	})
+	session, err := s.store.UpdateSession(ctx, sessionID, s.guard(models.PrincipalFrom(ctx), change))
 	if errors.Is(err, models.ErrNotFound) {
 		return nil, models.ErrSessionNotFound(id)
 	}
@@ -35,12 +33,32 @@ func (s *Service) modify(ctx context.Context, id string, change func(*models.Ses
 // modifyLive is modify for a session that must not have expired.
 // Errors: SESSION_NOT_FOUND, SESSION_EXPIRED, and whatever change returns.
 func (s *Service) modifyLive(ctx context.Context, id string, change func(*models.Session, time.Time) (*models.Message, error)) (*models.Session, error) {
-	return s.modify(ctx, id, func(session *models.Session, now time.Time) (*models.Message, error) {
+	return s.modify(ctx, id, live(change))
+}
+
+// guard adapts change to the store's callback: it runs under the session's
+// lock, hides sessions the principal may not reach, and reads the clock there.
+func (s *Service) guard(p models.Principal, change func(*models.Session, time.Time) (*models.Message, error)) func(*models.Session) (*models.Message, error) {
+	return func(session *models.Session) (*models.Message, error) {
+		if !p.CanAccess(session) {
+			return nil, models.ErrNotFound
+		}
+		return change(session, s.Now())
+	}
+}
+
+// guardLive is guard for a change that needs a session that has not expired.
+func (s *Service) guardLive(p models.Principal, change func(*models.Session, time.Time) (*models.Message, error)) func(*models.Session) (*models.Message, error) {
+	return s.guard(p, live(change))
+}
+
+func live(change func(*models.Session, time.Time) (*models.Message, error)) func(*models.Session, time.Time) (*models.Message, error) {
+	return func(session *models.Session, now time.Time) (*models.Message, error) {
 		if session.IsExpired(now) {
 			return nil, session.ErrExpired()
 		}
 		return change(session, now)
-	})
+	}
 }
 
 // RenewSession renews a session by hand, as if autoRenew were on.
@@ -80,32 +98,15 @@ func (s *Service) UpdateTimeout(ctx context.Context, id string, o models.Timeout
 // DeleteSession removes a session, expired or not, with its messages.
 // Errors: SESSION_NOT_FOUND.
 func (s *Service) DeleteSession(ctx context.Context, id string) error {
-	sessionID, err := uuid.Parse(id)
+	session, err := s.Session(ctx, id) // the principal must reach it
 	if err != nil {
-		return models.ErrSessionNotFound(id)
+		return err
 	}
+	sessionID := session.ID
 	if err := s.store.DeleteSession(ctx, sessionID); errors.Is(err, models.ErrNotFound) {
 		return models.ErrSessionNotFound(id)
 	} else if err != nil {
 		return err
 	}
 	return nil
-}
-
-// SendAgentMessage stores a reply authored by the session's agent. It does
-// not renew the session or move lastActivity, but the session must be live.
-// Errors: SESSION_NOT_FOUND, SESSION_EXPIRED, VALIDATION_ERROR.
-func (s *Service) SendAgentMessage(ctx context.Context, sessionID string, in models.MessageInput) (*models.Message, error) {
-	if invalid := in.Validate(); invalid != nil {
-		return nil, s.rejectInput(ctx, sessionID, invalid)
-	}
-	var msg *models.Message
-	_, err := s.modifyLive(ctx, sessionID, func(session *models.Session, now time.Time) (*models.Message, error) {
-		msg = newMessage(session, session.AgentID, true, in, now)
-		return msg, nil
-	})
-	if err != nil {
-		return nil, err
-	}
-	return msg, nil
 }

@@ -3,6 +3,8 @@ package chat
 import (
 	"context"
 	"time"
+
+	"sessionhub/models"
 )
 
 // SweepBatchSize bounds how many sessions one retention statement deletes,
@@ -20,6 +22,20 @@ func (s *Service) Sweep(ctx context.Context, retention time.Duration) (int, erro
 	removed := 0
 	for {
 		n, err := s.store.DeleteExpired(ctx, cutoff, SweepBatchSize)
+		removed += n
+		if err != nil || n < SweepBatchSize {
+			return removed, err
+		}
+	}
+}
+
+// ForgetIdempotencyKeys removes idempotency keys past their 24-hour life,
+// batch by batch, and reports how many.
+func (s *Service) ForgetIdempotencyKeys(ctx context.Context) (int, error) {
+	cutoff := s.Now().Add(-models.IdempotencyTTL)
+	removed := 0
+	for {
+		n, err := s.store.DeleteIdempotencyKeysBefore(ctx, cutoff, SweepBatchSize)
 		removed += n
 		if err != nil || n < SweepBatchSize {
 			return removed, err

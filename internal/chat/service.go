@@ -42,9 +42,12 @@ type CreateAgentInput struct {
 
 const maxAgentNameChars = 200
 
-// CreateAgent registers an agent.
-// Errors: VALIDATION_ERROR (bad id or name, duplicate id, bad defaults).
+// CreateAgent registers an agent. Only admins may.
+// Errors: FORBIDDEN, VALIDATION_ERROR (bad id or name, duplicate id, bad defaults).
 func (s *Service) CreateAgent(ctx context.Context, in CreateAgentInput) (*models.Agent, error) {
+	if models.PrincipalFrom(ctx).Role != models.RoleAdmin {
+		return nil, models.ErrForbidden("Only admins can register agents")
+	}
 	id := uuid.Must(uuid.NewV7())
 	if in.ID != "" {
 		parsed, err := parseUUID("id", in.ID)
@@ -93,8 +96,18 @@ type CreateSessionInput struct {
 
 // CreateSession opens a session with a registered agent. Its config is the
 // global policy, overlaid by the agent's defaults, overlaid by the request, clamped.
-// Errors: VALIDATION_ERROR, AGENT_NOT_FOUND.
+// A user opens sessions for itself (userId comes from its token); an agent
+// only sessions with itself. Errors: VALIDATION_ERROR, AGENT_NOT_FOUND, FORBIDDEN.
 func (s *Service) CreateSession(ctx context.Context, in CreateSessionInput) (*models.Session, error) {
+	switch p := models.PrincipalFrom(ctx); p.Role {
+	case models.RoleUser:
+		in.UserID = p.ID.String()
+	case models.RoleAgent:
+		if in.AgentID != "" && !strings.EqualFold(in.AgentID, p.ID.String()) {
+			return nil, models.ErrForbidden("An agent can only open sessions with itself")
+		}
+		in.AgentID = p.ID.String()
+	}
 	if in.AgentID == "" || in.UserID == "" {
 		return nil, models.ErrValidation("Missing required fields: agentId, userId")
 	}
@@ -135,7 +148,7 @@ func (s *Service) Session(ctx context.Context, id string) (*models.Session, erro
 		return nil, models.ErrSessionNotFound(id)
 	}
 	session, err := s.store.FindSession(ctx, sessionID)
-	if errors.Is(err, models.ErrNotFound) {
+	if errors.Is(err, models.ErrNotFound) || err == nil && !models.PrincipalFrom(ctx).CanAccess(session) {
 		return nil, models.ErrSessionNotFound(id)
 	}
 	return session, err
@@ -151,43 +164,6 @@ func (s *Service) liveSession(ctx context.Context, id string) (*models.Session, 
 		return nil, session.ErrExpired()
 	}
 	return session, nil
-}
-
-// SendMessage stores a user message and applies the send rule (SPEC §3) in
-// one atomic step: the session row is locked, "now" is read under the lock,
-// the session is renewed and the message inserted, and both commit together.
-// The returned message carries the resulting SessionStatus.
-//
-// As in the reference, an unknown or expired session is reported before
-// invalid content. Errors: SESSION_NOT_FOUND, SESSION_EXPIRED, VALIDATION_ERROR.
-func (s *Service) SendMessage(ctx context.Context, sessionID string, in models.MessageInput) (*models.Message, error) {
-	if invalid := in.Validate(); invalid != nil {
-		return nil, s.rejectInput(ctx, sessionID, invalid)
-	}
-	var msg *models.Message
-	_, err := s.modifyLive(ctx, sessionID, func(session *models.Session, now time.Time) (*models.Message, error) {
-		status := session.RecordActivity(now)
-		msg = newMessage(session, session.UserID, false, in, now)
-		msg.SessionStatus = &status
-		return msg, nil
-	})
-	if err != nil {
-		return nil, err
-	}
-	return msg, nil
-}
-
-func newMessage(session *models.Session, authorID uuid.UUID, isAgent bool, in models.MessageInput, now time.Time) *models.Message {
-	return &models.Message{
-		ID:          uuid.Must(uuid.NewV7()),
-		SessionID:   session.ID,
-		AuthorID:    authorID,
-		IsAgent:     isAgent,
-		Content:     in.Content,
-		Metadata:    in.Metadata,
-		Attachments: in.Attachments,
-		CreatedAt:   now,
-	}
 }
 
 // rejectInput reports invalid input in the reference's order: an unknown or

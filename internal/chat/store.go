@@ -26,6 +26,14 @@ type Store interface {
 	// committed together; if apply fails or either write fails, nothing is.
 	UpdateSession(ctx context.Context, id uuid.UUID, apply func(*models.Session) (*models.Message, error)) (*models.Session, error)
 
+	// UpdateSessionOnce is UpdateSession guarded by an idempotency key: if the
+	// key was used within models.IdempotencyTTL, apply is not called and the
+	// stored record is returned; otherwise the record commits with the send.
+	UpdateSessionOnce(ctx context.Context, id uuid.UUID, key models.IdempotencyKey, apply func(*models.Session) (*models.Message, error)) (*models.Session, *models.IdempotencyKey, error)
+	FindMessage(ctx context.Context, id uuid.UUID) (*models.Message, error)
+	// DeleteIdempotencyKeysBefore forgets up to limit keys older than cutoff.
+	DeleteIdempotencyKeysBefore(ctx context.Context, cutoff time.Time, limit int) (int, error)
+
 	// DeleteSession removes a session and its messages.
 	DeleteSession(ctx context.Context, id uuid.UUID) error
 

@@ -57,6 +57,10 @@ func writeError(w http.ResponseWriter, r *http.Request, log *slog.Logger, err er
 	} else {
 		appErr = models.AsError(err)
 		status = statusByCode[appErr.Code]
+		if appErr.Unavailable {
+			status = http.StatusServiceUnavailable
+			w.Header().Set("Retry-After", "1")
+		}
 	}
 	if appErr.Code == models.CodeInternal && !errors.Is(err, r.Context().Err()) {
 		log.ErrorContext(r.Context(), "request failed", "method", r.Method, "path", r.URL.Path, "err", err)
@@ -65,6 +69,12 @@ func writeError(w http.ResponseWriter, r *http.Request, log *slog.Logger, err er
 		w.Header().Set("Cache-Control", "no-store")
 	}
 	writeJSON(w, status, errorBody{Error: appErr.Message, Details: appErr.Details, Code: appErr.Code})
+}
+
+// Reject answers a request refused before it reached a handler
+// (authentication, rate limit) with the shim's error shape.
+func (h *Handler) Reject(w http.ResponseWriter, r *http.Request, status int, err error) {
+	writeError(w, r, h.log, &requestError{status: status, err: models.AsError(err)})
 }
 
 func writeJSON(w http.ResponseWriter, status int, body any) {

@@ -112,16 +112,22 @@ func (h *Handler) sendMessage(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	msg, err := h.chat.SendMessage(r.Context(), r.PathValue("sessionId"), models.MessageInput{
-		Content:     *req.Content,
-		Metadata:    metadata,
-		Attachments: req.Attachments,
+		Content:        *req.Content,
+		Metadata:       metadata,
+		Attachments:    req.Attachments,
+		IdempotencyKey: r.Header.Get("Idempotency-Key"),
 	})
 	if err != nil {
 		writeError(w, r, h.log, err)
 		return
 	}
+	writeJSON(w, http.StatusCreated, newSendMessageResponse(msg))
+}
+
+// newSendMessageResponse is the documented send body.
+func newSendMessageResponse(msg *models.Message) sendMessageResponse {
 	st := msg.SessionStatus
-	writeJSON(w, http.StatusCreated, sendMessageResponse{
+	return sendMessageResponse{
 		ID:          msg.ID.String(),
 		Content:     msg.Content,
 		AuthorID:    msg.AuthorID.String(),
@@ -134,7 +140,7 @@ func (h *Handler) sendMessage(w http.ResponseWriter, r *http.Request) {
 			WasRenewed:       st.WasRenewed,
 			IsNearExpiration: st.IsNearExpiration,
 		},
-	})
+	}
 }
 
 func parseMetadata(raw json.RawMessage) (models.JSONObject, error) {

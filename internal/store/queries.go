@@ -3,6 +3,8 @@ package store
 import (
 	"context"
 	"errors"
+	"fmt"
+	"time"
 
 	"github.com/google/uuid"
 	"gorm.io/gorm"
@@ -13,9 +15,14 @@ import (
 
 // translate maps driver errors to the sentinels the service understands.
 func translate(err error) error {
+	if _, ok := errors.AsType[*models.Error](err); ok {
+		return err // from the service's own callback
+	}
 	switch {
 	case err == nil:
 		return nil
+	case isUnavailable(err):
+		return fmt.Errorf("%w: %w", models.ErrUnavailable(), err)
 	case errors.Is(err, gorm.ErrRecordNotFound):
 		return models.ErrNotFound
 	case errors.Is(err, gorm.ErrDuplicatedKey):
@@ -54,11 +61,46 @@ func (s *Store) FindSession(ctx context.Context, id uuid.UUID) (*models.Session,
 // single connection and BEGIN IMMEDIATE on SQLite), lets apply change it, then
 // writes the session's mutable columns and the message in the same transaction.
 func (s *Store) UpdateSession(ctx context.Context, id uuid.UUID, apply func(*models.Session) (*models.Message, error)) (*models.Session, error) {
+	sess, _, err := s.updateSession(ctx, id, nil, apply)
+	return sess, err
+}
+
+// UpdateSessionOnce is UpdateSession guarded by an idempotency key. Under the
+// session's lock it looks the key up: if it was used within the TTL, apply
+// is not called and the stored record is returned. Otherwise the record
+// (completed with the message apply returns) commits with the send. A
+// concurrent first use of the key elsewhere makes it retry once, to find
+// and return that use's record.
+func (s *Store) UpdateSessionOnce(ctx context.Context, id uuid.UUID, key models.IdempotencyKey, apply func(*models.Session) (*models.Message, error)) (*models.Session, *models.IdempotencyKey, error) {
+	sess, used, err := s.updateSession(ctx, id, &key, apply)
+	if errors.Is(err, errKeyRace) {
+		sess, used, err = s.updateSession(ctx, id, &key, apply)
+	}
+	return sess, used, err
+}
+
+// errKeyRace: another transaction committed the same idempotency key first.
+var errKeyRace = errors.New("idempotency key taken concurrently")
+
+func (s *Store) updateSession(ctx context.Context, id uuid.UUID, key *models.IdempotencyKey, apply func(*models.Session) (*models.Message, error)) (*models.Session, *models.IdempotencyKey, error) {
 	var sess models.Session
+	var used *models.IdempotencyKey
 	err := s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
 		if err := tx.Clauses(clause.Locking{Strength: clause.LockingStrengthUpdate}).
 			Take(&sess, "id = ?", id).Error; err != nil {
 			return err
+		}
+		if key != nil {
+			var prior models.IdempotencyKey
+			err := tx.Where("scope = ? AND key = ? AND created_at > ?", key.Scope, key.Key, key.CreatedAt.Add(-models.IdempotencyTTL)).
+				Take(&prior).Error
+			if err == nil {
+				used = &prior
+				return nil
+			}
+			if !errors.Is(err, gorm.ErrRecordNotFound) {
+				return err
+			}
 		}
 		msg, err := apply(&sess)
 		if err != nil {
@@ -75,15 +117,55 @@ func (s *Store) UpdateSession(ctx context.Context, id uuid.UUID, apply func(*mod
 		}).Error; err != nil {
 			return err
 		}
-		if msg != nil {
-			return tx.Create(msg).Error
+		if msg == nil {
+			return nil
+		}
+		if err := tx.Create(msg).Error; err != nil {
+			return err
+		}
+		if key == nil {
+			return nil
+		}
+		record := *key
+		record.SessionID, record.MessageID = sess.ID, msg.ID
+		record.SessionStatus = models.EncodeStatus(msg.SessionStatus)
+		// A stale record of the same key (older than the TTL) is replaced.
+		res := tx.Clauses(clause.OnConflict{
+			Columns:   []clause.Column{{Name: "scope"}, {Name: "key"}},
+			DoUpdates: clause.AssignmentColumns([]string{"request_hash", "session_id", "message_id", "session_status", "created_at"}),
+			Where: clause.Where{Exprs: []clause.Expression{
+				clause.Expr{SQL: "idempotency_keys.created_at <= ?", Vars: []any{key.CreatedAt.Add(-models.IdempotencyTTL)}},
+			}},
+		}).Create(&record)
+		if res.Error != nil {
+			return res.Error
+		}
+		if res.RowsAffected == 0 {
+			return errKeyRace
 		}
 		return nil
 	})
 	if err != nil {
+		return nil, nil, translate(err)
+	}
+	return &sess, used, nil
+}
+
+// FindMessage returns one message.
+func (s *Store) FindMessage(ctx context.Context, id uuid.UUID) (*models.Message, error) {
+	var m models.Message
+	if err := s.db.WithContext(ctx).Take(&m, "id = ?", id).Error; err != nil {
 		return nil, translate(err)
 	}
-	return &sess, nil
+	return &m, nil
+}
+
+// DeleteIdempotencyKeysBefore forgets keys older than cutoff, up to limit of them.
+func (s *Store) DeleteIdempotencyKeysBefore(ctx context.Context, cutoff time.Time, limit int) (int, error) {
+	batch := s.db.Model(&models.IdempotencyKey{}).Select("scope, key").
+		Where("created_at < ?", cutoff.UTC()).Limit(limit)
+	res := s.db.WithContext(ctx).Where("(scope, key) IN (?)", batch).Delete(&models.IdempotencyKey{})
+	return int(res.RowsAffected), translate(res.Error)
 }
 
 var lockSkipLocked = clause.Locking{Strength: clause.LockingStrengthUpdate, Options: clause.LockingOptionsSkipLocked}

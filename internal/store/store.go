@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
@@ -85,12 +86,35 @@ func parseURL(databaseURL string) (Dialect, string, error) {
 	case databaseURL == "":
 		return sqliteDSN(DefaultSQLitePath)
 	case strings.HasPrefix(databaseURL, "postgres://"), strings.HasPrefix(databaseURL, "postgresql://"):
-		return Postgres, databaseURL, nil
+		dsn, err := withPostgresDefaults(databaseURL)
+		return Postgres, dsn, err
 	case strings.HasPrefix(databaseURL, "sqlite:"):
 		return sqliteDSN(strings.TrimPrefix(databaseURL, "sqlite:"))
 	default:
 		return "", "", errors.New("DATABASE_URL must start with postgres://, postgresql:// or sqlite:")
 	}
+}
+
+// withPostgresDefaults bounds how long connecting and each statement may take
+// (unless the URL sets them), so a stalled database fails requests fast
+// instead of piling them up.
+func withPostgresDefaults(databaseURL string) (string, error) {
+	u, err := url.Parse(databaseURL)
+	if err != nil {
+		return "", errors.New("DATABASE_URL is not a valid URL")
+	}
+	q := u.Query()
+	for name, value := range map[string]string{
+		"connect_timeout":                     "3",
+		"statement_timeout":                   "5000",
+		"idle_in_transaction_session_timeout": "10000",
+	} {
+		if !q.Has(name) {
+			q.Set(name, value)
+		}
+	}
+	u.RawQuery = q.Encode()
+	return u.String(), nil
 }
 
 func sqliteDSN(path string) (Dialect, string, error) {
