@@ -23,6 +23,7 @@ import (
 	"sessionhub/graph"
 	"sessionhub/internal/auth"
 	"sessionhub/internal/chat"
+	"sessionhub/internal/pubsub"
 	"sessionhub/internal/rest"
 	"sessionhub/internal/store"
 	"sessionhub/models"
@@ -57,9 +58,15 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	if err != nil {
 		return err
 	}
-	svc := chat.New(db, models.SystemClock{}, cfg.Policy)
+	bus, err := newBus(ctx, cfg, db, log)
+	if err != nil {
+		return err
+	}
+	defer bus.Close()
+	svc := chat.New(db, models.SystemClock{}, cfg.Policy, chat.WithBus(bus), chat.WithLogger(log))
 	var draining atomic.Bool
-	mux := newMux(cfg, svc, authenticator, &draining, log)
+	shutdown := make(chan struct{})
+	mux := newMux(cfg, svc, authenticator, &draining, shutdown, log)
 
 	ln, err := net.Listen("tcp", ":"+cfg.Port)
 	if err != nil {
@@ -76,6 +83,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	sweepCtx, stopSweeping := context.WithCancel(context.Background())
 	defer stopSweeping()
 	go sweepExpired(sweepCtx, svc, cfg, log)
+	go announceLifetimes(sweepCtx, svc, log)
 	log.Info("sessionhub started", "addr", ln.Addr().String(), "database", string(db.Dialect()))
 	fmt.Fprintf(stdout, "sessionhub listening on http://127.0.0.1:%d\n", ln.Addr().(*net.TCPAddr).Port)
 
@@ -87,6 +95,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	// Readiness fails first so load balancers stop sending, then in-flight
 	// requests finish within the shutdown timeout.
 	draining.Store(true)
+	close(shutdown) // WebSocket connections are hijacked: Shutdown does not wait for or close them
 	log.Info("shutting down")
 	shutdownCtx, cancel := context.WithTimeout(context.Background(), cfg.ShutdownTimeout)
 	defer cancel()
@@ -123,7 +132,32 @@ func sweepExpired(ctx context.Context, svc *chat.Service, cfg config, log *slog.
 	}
 }
 
-func newMux(cfg config, svc *chat.Service, authenticator *auth.Authenticator, draining *atomic.Bool, log *slog.Logger) *http.ServeMux {
+// newBus picks how session events travel: LISTEN/NOTIFY between replicas on
+// PostgreSQL, in process on SQLite.
+func newBus(ctx context.Context, cfg config, db *store.Store, log *slog.Logger) (pubsub.Bus, error) {
+	if db.Dialect() != store.Postgres {
+		return pubsub.NewLocal(), nil
+	}
+	return pubsub.NewPostgres(ctx, cfg.DatabaseURL, db.FindMessage, log)
+}
+
+// announceLifetimes publishes near-expiration and expiry events every second.
+func announceLifetimes(ctx context.Context, svc *chat.Service, log *slog.Logger) {
+	ticker := time.NewTicker(time.Second)
+	defer ticker.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-ticker.C:
+		}
+		if _, err := svc.AnnounceLifetimes(ctx); err != nil && ctx.Err() == nil {
+			log.Warn("announcing session lifetimes failed", "err", err)
+		}
+	}
+}
+
+func newMux(cfg config, svc *chat.Service, authenticator *auth.Authenticator, draining *atomic.Bool, shutdown <-chan struct{}, log *slog.Logger) *http.ServeMux {
 	gate := &auth.Gate{Auth: authenticator, Limiter: auth.NewRateLimiter(cfg.RateLimit), Now: time.Now}
 	mux := http.NewServeMux()
 	gql := graph.NewHandler(svc, graph.Options{
@@ -132,6 +166,7 @@ func newMux(cfg config, svc *chat.Service, authenticator *auth.Authenticator, dr
 		Auth:           authenticator,
 		OriginPatterns: cfg.AllowedOrigins,
 		MaxBodyBytes:   rest.MaxBodyBytes,
+		Shutdown:       shutdown,
 	})
 	mux.Handle("/query", withTimeout(gate.Wrap(gql, graph.WriteHTTPError)))
 	if cfg.Playground {

@@ -36,6 +36,7 @@ type ResolverRoot interface {
 	Mutation() MutationResolver
 	Query() QueryResolver
 	Session() SessionResolver
+	Subscription() SubscriptionResolver
 }
 
 type DirectiveRoot struct {
@@ -65,6 +66,12 @@ type ComplexityRoot struct {
 		Metadata      func(childComplexity int) int
 		SessionID     func(childComplexity int) int
 		SessionStatus func(childComplexity int) int
+	}
+
+	MessageAddedEvent struct {
+		Message    func(childComplexity int) int
+		OccurredAt func(childComplexity int) int
+		SessionID  func(childComplexity int) int
 	}
 
 	MessageConnection struct {
@@ -131,9 +138,32 @@ type ComplexityRoot struct {
 		WarningThresholdMinutes func(childComplexity int) int
 	}
 
+	SessionDeletedEvent struct {
+		OccurredAt func(childComplexity int) int
+		SessionID  func(childComplexity int) int
+	}
+
 	SessionEdge struct {
 		Cursor func(childComplexity int) int
 		Node   func(childComplexity int) int
+	}
+
+	SessionExpiredEvent struct {
+		ExpiresAt  func(childComplexity int) int
+		OccurredAt func(childComplexity int) int
+		SessionID  func(childComplexity int) int
+	}
+
+	SessionNearExpirationEvent struct {
+		ExpiresAt  func(childComplexity int) int
+		OccurredAt func(childComplexity int) int
+		SessionID  func(childComplexity int) int
+	}
+
+	SessionRenewedEvent struct {
+		OccurredAt    func(childComplexity int) int
+		SessionID     func(childComplexity int) int
+		SessionStatus func(childComplexity int) int
 	}
 
 	SessionStatus struct {
@@ -141,6 +171,10 @@ type ComplexityRoot struct {
 		IsNearExpiration func(childComplexity int) int
 		RenewalCount     func(childComplexity int) int
 		WasRenewed       func(childComplexity int) int
+	}
+
+	Subscription struct {
+		SessionEvents func(childComplexity int, sessionID string) int
 	}
 
 	TimeoutConfig struct {
@@ -180,6 +214,9 @@ type SessionResolver interface {
 	IsNearExpiration(ctx context.Context, obj *models.Session) (bool, error)
 
 	Messages(ctx context.Context, obj *models.Session, first *int, after *string, last *int, before *string) (*model.MessageConnection, error)
+}
+type SubscriptionResolver interface {
+	SessionEvents(ctx context.Context, sessionID string) (<-chan model.SessionEvent, error)
 }
 
 // endregion ************************** generated!.gotpl **************************
@@ -298,6 +335,25 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Message.SessionStatus(childComplexity), true
+
+	case "MessageAddedEvent.message":
+		if e.ComplexityRoot.MessageAddedEvent.Message == nil {
+			break
+		}
+
+		return e.ComplexityRoot.MessageAddedEvent.Message(childComplexity), true
+	case "MessageAddedEvent.occurredAt":
+		if e.ComplexityRoot.MessageAddedEvent.OccurredAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.MessageAddedEvent.OccurredAt(childComplexity), true
+	case "MessageAddedEvent.sessionId":
+		if e.ComplexityRoot.MessageAddedEvent.SessionID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.MessageAddedEvent.SessionID(childComplexity), true
 
 	case "MessageConnection.edges":
 		if e.ComplexityRoot.MessageConnection.Edges == nil {
@@ -608,6 +664,19 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.SessionDefaults.WarningThresholdMinutes(childComplexity), true
 
+	case "SessionDeletedEvent.occurredAt":
+		if e.ComplexityRoot.SessionDeletedEvent.OccurredAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.SessionDeletedEvent.OccurredAt(childComplexity), true
+	case "SessionDeletedEvent.sessionId":
+		if e.ComplexityRoot.SessionDeletedEvent.SessionID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.SessionDeletedEvent.SessionID(childComplexity), true
+
 	case "SessionEdge.cursor":
 		if e.ComplexityRoot.SessionEdge.Cursor == nil {
 			break
@@ -620,6 +689,63 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.SessionEdge.Node(childComplexity), true
+
+	case "SessionExpiredEvent.expiresAt":
+		if e.ComplexityRoot.SessionExpiredEvent.ExpiresAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.SessionExpiredEvent.ExpiresAt(childComplexity), true
+	case "SessionExpiredEvent.occurredAt":
+		if e.ComplexityRoot.SessionExpiredEvent.OccurredAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.SessionExpiredEvent.OccurredAt(childComplexity), true
+	case "SessionExpiredEvent.sessionId":
+		if e.ComplexityRoot.SessionExpiredEvent.SessionID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.SessionExpiredEvent.SessionID(childComplexity), true
+
+	case "SessionNearExpirationEvent.expiresAt":
+		if e.ComplexityRoot.SessionNearExpirationEvent.ExpiresAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.SessionNearExpirationEvent.ExpiresAt(childComplexity), true
+	case "SessionNearExpirationEvent.occurredAt":
+		if e.ComplexityRoot.SessionNearExpirationEvent.OccurredAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.SessionNearExpirationEvent.OccurredAt(childComplexity), true
+	case "SessionNearExpirationEvent.sessionId":
+		if e.ComplexityRoot.SessionNearExpirationEvent.SessionID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.SessionNearExpirationEvent.SessionID(childComplexity), true
+
+	case "SessionRenewedEvent.occurredAt":
+		if e.ComplexityRoot.SessionRenewedEvent.OccurredAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.SessionRenewedEvent.OccurredAt(childComplexity), true
+	case "SessionRenewedEvent.sessionId":
+		if e.ComplexityRoot.SessionRenewedEvent.SessionID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.SessionRenewedEvent.SessionID(childComplexity), true
+	case "SessionRenewedEvent.sessionStatus":
+		if e.ComplexityRoot.SessionRenewedEvent.SessionStatus == nil {
+			break
+		}
+
+		return e.ComplexityRoot.SessionRenewedEvent.SessionStatus(childComplexity), true
 
 	case "SessionStatus.expiresAt":
 		if e.ComplexityRoot.SessionStatus.ExpiresAt == nil {
@@ -645,6 +771,18 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.SessionStatus.WasRenewed(childComplexity), true
+
+	case "Subscription.sessionEvents":
+		if e.ComplexityRoot.Subscription.SessionEvents == nil {
+			break
+		}
+
+		args, err := ec.field_Subscription_sessionEvents_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Subscription.SessionEvents(childComplexity, args["sessionId"].(string)), true
 
 	case "TimeoutConfig.autoRenew":
 		if e.ComplexityRoot.TimeoutConfig.AutoRenew == nil {
@@ -730,6 +868,23 @@ func (e *executableSchema) Exec(ctx context.Context) graphql.ResponseHandler {
 			ctx = graphql.WithLazyInputUnmarshalerIndex(ctx, inputUnmarshalers)
 			data := ec._Mutation(ctx, opCtx.Operation.SelectionSet)
 			var buf bytes.Buffer
+			data.MarshalGQL(&buf)
+
+			return &graphql.Response{
+				Data: buf.Bytes(),
+			}
+		}
+	case ast.Subscription:
+		next := ec._Subscription(ctx, opCtx.Operation.SelectionSet)
+
+		var buf bytes.Buffer
+		return func(ctx context.Context) *graphql.Response {
+			buf.Reset()
+			data := next(ctx)
+
+			if data == nil {
+				return nil
+			}
 			data.MarshalGQL(&buf)
 
 			return &graphql.Response{
@@ -840,6 +995,58 @@ type Mutation {
   Errors: SESSION_NOT_FOUND.
   """
   deleteSession(sessionId: ID!): Boolean!
+}
+
+type Subscription {
+  """
+  Everything that happens to one session, as it happens, on whichever replica
+  it happened: messages (user and agent), renewals, the near-expiration
+  warning (pushed when the warning threshold is crossed, before expiry),
+  expiry, and deletion (after which the subscription ends). Served over
+  WebSocket (graphql-transport-ws, and the legacy graphql-ws).
+  Errors: SESSION_NOT_FOUND.
+  """
+  sessionEvents(sessionId: ID!): SessionEvent!
+}
+
+"Something that happened to a session. Clients switch on ` + "`" + `__typename` + "`" + `."
+interface SessionEvent {
+  sessionId: ID!
+  occurredAt: Time!
+}
+
+"A message was stored (from the user or the agent)."
+type MessageAddedEvent implements SessionEvent {
+  sessionId: ID!
+  occurredAt: Time!
+  message: Message!
+}
+
+"The session's expiry moved: a renewal, a heartbeat or message that renewed, or a timeout change (wasRenewed false)."
+type SessionRenewedEvent implements SessionEvent {
+  sessionId: ID!
+  occurredAt: Time!
+  sessionStatus: SessionStatus!
+}
+
+"The session entered its warning window: it expires at ` + "`" + `expiresAt` + "`" + ` unless renewed."
+type SessionNearExpirationEvent implements SessionEvent {
+  sessionId: ID!
+  occurredAt: Time!
+  expiresAt: Time!
+}
+
+"The session expired."
+type SessionExpiredEvent implements SessionEvent {
+  sessionId: ID!
+  occurredAt: Time!
+  expiresAt: Time!
+}
+
+"The session was deleted; no further events follow."
+type SessionDeletedEvent implements SessionEvent {
+  sessionId: ID!
+  occurredAt: Time!
 }
 
 "An AI agent that users converse with."
@@ -1576,6 +1783,20 @@ func (ec *executionContext) field_Session_messages_args(ctx context.Context, raw
 	return args, nil
 }
 
+func (ec *executionContext) field_Subscription_sessionEvents_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "sessionId",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNID2string(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["sessionId"] = arg0
+	return args, nil
+}
+
 func (ec *executionContext) field___Directive_args_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
 	var err error
 	args := map[string]any{}
@@ -2040,6 +2261,84 @@ func (ec *executionContext) fieldContext_Message_sessionStatus(_ context.Context
 		IsResolver: false,
 		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.childFields_SessionStatus(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _MessageAddedEvent_sessionId(ctx context.Context, field graphql.CollectedField, obj *model.MessageAddedEvent) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_MessageAddedEvent_sessionId(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.SessionID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNID2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_MessageAddedEvent_sessionId(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("MessageAddedEvent", field, false, false, "ID")
+}
+
+func (ec *executionContext) _MessageAddedEvent_occurredAt(ctx context.Context, field graphql.CollectedField, obj *model.MessageAddedEvent) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_MessageAddedEvent_occurredAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.OccurredAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v time.Time) graphql.Marshaler {
+			return ec.marshalNTime2timeᚐTime(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_MessageAddedEvent_occurredAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("MessageAddedEvent", field, false, false, "Time")
+}
+
+func (ec *executionContext) _MessageAddedEvent_message(ctx context.Context, field graphql.CollectedField, obj *model.MessageAddedEvent) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_MessageAddedEvent_message(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Message, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *models.Message) graphql.Marshaler {
+			return ec.marshalNMessage2ᚖsessionhubᚋmodelsᚐMessage(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_MessageAddedEvent_message(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "MessageAddedEvent",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Message(ctx, field)
 		},
 	}
 	return fc, nil
@@ -3365,6 +3664,52 @@ func (ec *executionContext) fieldContext_SessionDefaults_warningThresholdMinutes
 	return graphql.NewScalarFieldContext("SessionDefaults", field, false, false, "Int")
 }
 
+func (ec *executionContext) _SessionDeletedEvent_sessionId(ctx context.Context, field graphql.CollectedField, obj *model.SessionDeletedEvent) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_SessionDeletedEvent_sessionId(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.SessionID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNID2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_SessionDeletedEvent_sessionId(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("SessionDeletedEvent", field, false, false, "ID")
+}
+
+func (ec *executionContext) _SessionDeletedEvent_occurredAt(ctx context.Context, field graphql.CollectedField, obj *model.SessionDeletedEvent) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_SessionDeletedEvent_occurredAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.OccurredAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v time.Time) graphql.Marshaler {
+			return ec.marshalNTime2timeᚐTime(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_SessionDeletedEvent_occurredAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("SessionDeletedEvent", field, false, false, "Time")
+}
+
 func (ec *executionContext) _SessionEdge_cursor(ctx context.Context, field graphql.CollectedField, obj *model.SessionEdge) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -3415,6 +3760,222 @@ func (ec *executionContext) fieldContext_SessionEdge_node(_ context.Context, fie
 		IsResolver: false,
 		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.childFields_Session(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _SessionExpiredEvent_sessionId(ctx context.Context, field graphql.CollectedField, obj *model.SessionExpiredEvent) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_SessionExpiredEvent_sessionId(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.SessionID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNID2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_SessionExpiredEvent_sessionId(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("SessionExpiredEvent", field, false, false, "ID")
+}
+
+func (ec *executionContext) _SessionExpiredEvent_occurredAt(ctx context.Context, field graphql.CollectedField, obj *model.SessionExpiredEvent) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_SessionExpiredEvent_occurredAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.OccurredAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v time.Time) graphql.Marshaler {
+			return ec.marshalNTime2timeᚐTime(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_SessionExpiredEvent_occurredAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("SessionExpiredEvent", field, false, false, "Time")
+}
+
+func (ec *executionContext) _SessionExpiredEvent_expiresAt(ctx context.Context, field graphql.CollectedField, obj *model.SessionExpiredEvent) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_SessionExpiredEvent_expiresAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ExpiresAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v time.Time) graphql.Marshaler {
+			return ec.marshalNTime2timeᚐTime(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_SessionExpiredEvent_expiresAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("SessionExpiredEvent", field, false, false, "Time")
+}
+
+func (ec *executionContext) _SessionNearExpirationEvent_sessionId(ctx context.Context, field graphql.CollectedField, obj *model.SessionNearExpirationEvent) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_SessionNearExpirationEvent_sessionId(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.SessionID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNID2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_SessionNearExpirationEvent_sessionId(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("SessionNearExpirationEvent", field, false, false, "ID")
+}
+
+func (ec *executionContext) _SessionNearExpirationEvent_occurredAt(ctx context.Context, field graphql.CollectedField, obj *model.SessionNearExpirationEvent) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_SessionNearExpirationEvent_occurredAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.OccurredAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v time.Time) graphql.Marshaler {
+			return ec.marshalNTime2timeᚐTime(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_SessionNearExpirationEvent_occurredAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("SessionNearExpirationEvent", field, false, false, "Time")
+}
+
+func (ec *executionContext) _SessionNearExpirationEvent_expiresAt(ctx context.Context, field graphql.CollectedField, obj *model.SessionNearExpirationEvent) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_SessionNearExpirationEvent_expiresAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ExpiresAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v time.Time) graphql.Marshaler {
+			return ec.marshalNTime2timeᚐTime(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_SessionNearExpirationEvent_expiresAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("SessionNearExpirationEvent", field, false, false, "Time")
+}
+
+func (ec *executionContext) _SessionRenewedEvent_sessionId(ctx context.Context, field graphql.CollectedField, obj *model.SessionRenewedEvent) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_SessionRenewedEvent_sessionId(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.SessionID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNID2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_SessionRenewedEvent_sessionId(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("SessionRenewedEvent", field, false, false, "ID")
+}
+
+func (ec *executionContext) _SessionRenewedEvent_occurredAt(ctx context.Context, field graphql.CollectedField, obj *model.SessionRenewedEvent) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_SessionRenewedEvent_occurredAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.OccurredAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v time.Time) graphql.Marshaler {
+			return ec.marshalNTime2timeᚐTime(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_SessionRenewedEvent_occurredAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("SessionRenewedEvent", field, false, false, "Time")
+}
+
+func (ec *executionContext) _SessionRenewedEvent_sessionStatus(ctx context.Context, field graphql.CollectedField, obj *model.SessionRenewedEvent) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_SessionRenewedEvent_sessionStatus(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.SessionStatus, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *models.SessionStatus) graphql.Marshaler {
+			return ec.marshalNSessionStatus2ᚖsessionhubᚋmodelsᚐSessionStatus(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_SessionRenewedEvent_sessionStatus(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "SessionRenewedEvent",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_SessionStatus(ctx, field)
 		},
 	}
 	return fc, nil
@@ -3510,6 +4071,50 @@ func (ec *executionContext) _SessionStatus_isNearExpiration(ctx context.Context,
 }
 func (ec *executionContext) fieldContext_SessionStatus_isNearExpiration(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("SessionStatus", field, false, false, "Boolean")
+}
+
+func (ec *executionContext) _Subscription_sessionEvents(ctx context.Context, field graphql.CollectedField) (ret func(ctx context.Context) graphql.Marshaler) {
+	return graphql.ResolveFieldStream(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Subscription_sessionEvents(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Subscription().SessionEvents(ctx, fc.Args["sessionId"].(string))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v model.SessionEvent) graphql.Marshaler {
+			return ec.marshalNSessionEvent2sessionhubᚋgraphᚋmodelᚐSessionEvent(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Subscription_sessionEvents(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Subscription",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return nil, errors.New("FieldContext.Child cannot be called on type INTERFACE")
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Subscription_sessionEvents_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
 }
 
 func (ec *executionContext) _TimeoutConfig_timeoutMinutes(ctx context.Context, field graphql.CollectedField, obj *models.TimeoutConfig) (ret graphql.Marshaler) {
@@ -5038,6 +5643,54 @@ func UnmarshalTimeoutConfigInput(ctx context.Context, raw any) (models.TimeoutOv
 
 // region    ************************** interface.gotpl ***************************
 
+func (ec *executionContext) _SessionEvent(ctx context.Context, sel ast.SelectionSet, obj model.SessionEvent) graphql.Marshaler {
+	switch obj := (obj).(type) {
+	case nil:
+		return graphql.Null
+	case model.SessionRenewedEvent:
+		return ec._SessionRenewedEvent(ctx, sel, &obj)
+	case *model.SessionRenewedEvent:
+		if obj == nil {
+			return graphql.Null
+		}
+		return ec._SessionRenewedEvent(ctx, sel, obj)
+	case model.SessionNearExpirationEvent:
+		return ec._SessionNearExpirationEvent(ctx, sel, &obj)
+	case *model.SessionNearExpirationEvent:
+		if obj == nil {
+			return graphql.Null
+		}
+		return ec._SessionNearExpirationEvent(ctx, sel, obj)
+	case model.SessionExpiredEvent:
+		return ec._SessionExpiredEvent(ctx, sel, &obj)
+	case *model.SessionExpiredEvent:
+		if obj == nil {
+			return graphql.Null
+		}
+		return ec._SessionExpiredEvent(ctx, sel, obj)
+	case model.SessionDeletedEvent:
+		return ec._SessionDeletedEvent(ctx, sel, &obj)
+	case *model.SessionDeletedEvent:
+		if obj == nil {
+			return graphql.Null
+		}
+		return ec._SessionDeletedEvent(ctx, sel, obj)
+	case model.MessageAddedEvent:
+		return ec._MessageAddedEvent(ctx, sel, &obj)
+	case *model.MessageAddedEvent:
+		if obj == nil {
+			return graphql.Null
+		}
+		return ec._MessageAddedEvent(ctx, sel, obj)
+	default:
+		if typedObj, ok := obj.(graphql.Marshaler); ok {
+			return typedObj
+		} else {
+			panic(fmt.Errorf("unexpected type %T; non-generated variants of SessionEvent must implement graphql.Marshaler", obj))
+		}
+	}
+}
+
 // endregion ************************** interface.gotpl ***************************
 
 // region    **************************** object.gotpl ****************************
@@ -5189,6 +5842,49 @@ func (ec *executionContext) _Message(ctx context.Context, sel ast.SelectionSet, 
 			out.Values[i] = ec._Message_sessionStatus(ctx, field, obj)
 			if out.Values[i] == graphql.RequiredNull {
 				atomic.AddUint32(&out.Invalids, 1)
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var messageAddedEventImplementors = []string{"MessageAddedEvent", "SessionEvent"}
+
+func (ec *executionContext) _MessageAddedEvent(ctx context.Context, sel ast.SelectionSet, obj *model.MessageAddedEvent) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, messageAddedEventImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("MessageAddedEvent")
+		case "sessionId":
+			out.Values[i] = ec._MessageAddedEvent_sessionId(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "occurredAt":
+			out.Values[i] = ec._MessageAddedEvent_occurredAt(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "message":
+			out.Values[i] = ec._MessageAddedEvent_message(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
 			}
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
@@ -5684,6 +6380,44 @@ func (ec *executionContext) _SessionDefaults(ctx context.Context, sel ast.Select
 	return out
 }
 
+var sessionDeletedEventImplementors = []string{"SessionDeletedEvent", "SessionEvent"}
+
+func (ec *executionContext) _SessionDeletedEvent(ctx context.Context, sel ast.SelectionSet, obj *model.SessionDeletedEvent) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, sessionDeletedEventImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("SessionDeletedEvent")
+		case "sessionId":
+			out.Values[i] = ec._SessionDeletedEvent_sessionId(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "occurredAt":
+			out.Values[i] = ec._SessionDeletedEvent_occurredAt(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
 var sessionEdgeImplementors = []string{"SessionEdge"}
 
 func (ec *executionContext) _SessionEdge(ctx context.Context, sel ast.SelectionSet, obj *model.SessionEdge) graphql.Marshaler {
@@ -5702,6 +6436,135 @@ func (ec *executionContext) _SessionEdge(ctx context.Context, sel ast.SelectionS
 			}
 		case "node":
 			out.Values[i] = ec._SessionEdge_node(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var sessionExpiredEventImplementors = []string{"SessionExpiredEvent", "SessionEvent"}
+
+func (ec *executionContext) _SessionExpiredEvent(ctx context.Context, sel ast.SelectionSet, obj *model.SessionExpiredEvent) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, sessionExpiredEventImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("SessionExpiredEvent")
+		case "sessionId":
+			out.Values[i] = ec._SessionExpiredEvent_sessionId(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "occurredAt":
+			out.Values[i] = ec._SessionExpiredEvent_occurredAt(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "expiresAt":
+			out.Values[i] = ec._SessionExpiredEvent_expiresAt(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var sessionNearExpirationEventImplementors = []string{"SessionNearExpirationEvent", "SessionEvent"}
+
+func (ec *executionContext) _SessionNearExpirationEvent(ctx context.Context, sel ast.SelectionSet, obj *model.SessionNearExpirationEvent) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, sessionNearExpirationEventImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("SessionNearExpirationEvent")
+		case "sessionId":
+			out.Values[i] = ec._SessionNearExpirationEvent_sessionId(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "occurredAt":
+			out.Values[i] = ec._SessionNearExpirationEvent_occurredAt(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "expiresAt":
+			out.Values[i] = ec._SessionNearExpirationEvent_expiresAt(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var sessionRenewedEventImplementors = []string{"SessionRenewedEvent", "SessionEvent"}
+
+func (ec *executionContext) _SessionRenewedEvent(ctx context.Context, sel ast.SelectionSet, obj *model.SessionRenewedEvent) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, sessionRenewedEventImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("SessionRenewedEvent")
+		case "sessionId":
+			out.Values[i] = ec._SessionRenewedEvent_sessionId(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "occurredAt":
+			out.Values[i] = ec._SessionRenewedEvent_occurredAt(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "sessionStatus":
+			out.Values[i] = ec._SessionRenewedEvent_sessionStatus(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
@@ -5768,6 +6631,26 @@ func (ec *executionContext) _SessionStatus(ctx context.Context, sel ast.Selectio
 	}
 
 	return out
+}
+
+var subscriptionImplementors = []string{"Subscription"}
+
+func (ec *executionContext) _Subscription(ctx context.Context, sel ast.SelectionSet) func(ctx context.Context) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, subscriptionImplementors)
+	ctx = graphql.WithFieldContext(ctx, &graphql.FieldContext{
+		Object: "Subscription",
+	})
+	if len(fields) != 1 {
+		graphql.AddErrorf(ctx, "must subscribe to exactly one stream")
+		return nil
+	}
+
+	switch fields[0].Name {
+	case "sessionEvents":
+		return ec._Subscription_sessionEvents(ctx, fields[0])
+	default:
+		panic("unknown field " + strconv.Quote(fields[0].Name))
+	}
 }
 
 var timeoutConfigImplementors = []string{"TimeoutConfig"}
@@ -6430,6 +7313,14 @@ func (ec *executionContext) marshalNSessionEdge2ᚖsessionhubᚋgraphᚋmodelᚐ
 	return ec._SessionEdge(ctx, sel, v)
 }
 
+func (ec *executionContext) marshalNSessionEvent2sessionhubᚋgraphᚋmodelᚐSessionEvent(ctx context.Context, sel ast.SelectionSet, v model.SessionEvent) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "SessionEvent!")
+		return graphql.Null
+	}
+	return ec._SessionEvent(ctx, sel, v)
+}
+
 func (ec *executionContext) unmarshalNSessionState2sessionhubᚋmodelsᚐSessionState(ctx context.Context, v any) (models.SessionState, error) {
 	tmp, err := graphql.UnmarshalString(v)
 	res := models.SessionState(tmp)
@@ -6443,6 +7334,14 @@ func (ec *executionContext) marshalNSessionState2sessionhubᚋmodelsᚐSessionSt
 		graphql.AddInvalidNullFromMarshaler(ctx, "SessionState!")
 	}
 	return res
+}
+
+func (ec *executionContext) marshalNSessionStatus2ᚖsessionhubᚋmodelsᚐSessionStatus(ctx context.Context, sel ast.SelectionSet, v *models.SessionStatus) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "SessionStatus!")
+		return graphql.Null
+	}
+	return ec._SessionStatus(ctx, sel, v)
 }
 
 func (ec *executionContext) unmarshalNString2string(ctx context.Context, v any) (string, error) {

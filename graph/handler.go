@@ -35,6 +35,8 @@ type Options struct {
 	OriginPatterns []string
 	// MaxBodyBytes bounds a POST body (413 beyond).
 	MaxBodyBytes int64
+	// Shutdown closes every WebSocket connection when it closes.
+	Shutdown <-chan struct{}
 }
 
 // Limits on one operation (graphql-armor's defaults, with depth raised to
@@ -54,7 +56,7 @@ func NewHandler(svc *chat.Service, opts Options) http.Handler {
 		Implementation: transport.CoderWebsocketImplementation{
 			AcceptOptions: websocket.AcceptOptions{OriginPatterns: opts.OriginPatterns},
 		},
-		InitFunc:              websocketInit(opts.Auth),
+		InitFunc:              websocketInit(opts.Auth, opts.Shutdown),
 		InitTimeout:           10 * time.Second,
 		KeepAlivePingInterval: 10 * time.Second,
 	})
@@ -106,8 +108,10 @@ func complexity() ComplexityRoot {
 }
 
 // websocketInit authenticates a WebSocket connection from its
-// connection_init payload; a bad one is closed with 4403.
-func websocketInit(a *auth.Authenticator) transport.WebsocketInitFunc {
+// connection_init payload (a bad one is closed with 4403), and gives the
+// connection a context that ends, closing it, on server shutdown or when a
+// subscription finds its client too slow.
+func websocketInit(a *auth.Authenticator, shutdown <-chan struct{}) transport.WebsocketInitFunc {
 	return func(ctx context.Context, payload transport.InitPayload) (context.Context, *transport.InitPayload, error) {
 		principal := models.Anonymous
 		if a != nil {
@@ -118,6 +122,17 @@ func websocketInit(a *auth.Authenticator) transport.WebsocketInitFunc {
 			}
 			principal = p
 		}
+		ctx, closeConnection := context.WithCancel(ctx)
+		if shutdown != nil {
+			go func() {
+				select {
+				case <-shutdown:
+					closeConnection()
+				case <-ctx.Done():
+				}
+			}()
+		}
+		ctx = context.WithValue(ctx, connectionCloserKey{}, closeConnection)
 		return models.WithPrincipal(ctx, principal), nil, nil
 	}
 }

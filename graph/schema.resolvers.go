@@ -133,6 +133,17 @@ func (r *sessionResolver) Messages(ctx context.Context, obj *models.Session, fir
 	return messageConnection(page), nil
 }
 
+// SessionEvents is the resolver for the sessionEvents field.
+func (r *subscriptionResolver) SessionEvents(ctx context.Context, sessionID string) (<-chan model.SessionEvent, error) {
+	sub, err := r.Chat.Subscribe(ctx, sessionID)
+	if err != nil {
+		return nil, err
+	}
+	out := make(chan model.SessionEvent, 1)
+	go forwardEvents(ctx, sub, out)
+	return out, nil
+}
+
 // Message returns MessageResolver implementation.
 func (r *Resolver) Message() MessageResolver { return &messageResolver{r} }
 
@@ -145,9 +156,13 @@ func (r *Resolver) Query() QueryResolver { return &queryResolver{r} }
 // Session returns SessionResolver implementation.
 func (r *Resolver) Session() SessionResolver { return &sessionResolver{r} }
 
+// Subscription returns SubscriptionResolver implementation.
+func (r *Resolver) Subscription() SubscriptionResolver { return &subscriptionResolver{r} }
+
 type (
-	messageResolver  struct{ *Resolver }
-	mutationResolver struct{ *Resolver }
-	queryResolver    struct{ *Resolver }
-	sessionResolver  struct{ *Resolver }
+	messageResolver      struct{ *Resolver }
+	mutationResolver     struct{ *Resolver }
+	queryResolver        struct{ *Resolver }
+	sessionResolver      struct{ *Resolver }
+	subscriptionResolver struct{ *Resolver }
 )

@@ -7,9 +7,10 @@ import (
 	"fmt"
 )
 
-// JSONObject is a JSON object kept as its compact encoding, so metadata
-// round-trips exactly as the client sent it (key order and number text).
-// The zero value is the empty object.
+// JSONObject is a JSON object kept as its compact encoding. On SQLite it is
+// stored as sent; PostgreSQL's jsonb keeps the same value but orders keys and
+// normalises numbers its own way (e.g. 1E2 reads back as 100), and what is
+// read back is compacted again. The zero value is the empty object.
 type JSONObject []byte
 
 // ParseJSONObject validates raw as a JSON object and returns its compact form.
@@ -61,13 +62,23 @@ func (o *JSONObject) Scan(src any) error {
 	case nil:
 		*o = JSONObject("{}")
 	case []byte:
-		*o = append(JSONObject(nil), v...)
+		*o = compactCopy(v)
 	case string:
-		*o = JSONObject(v)
+		*o = compactCopy([]byte(v))
 	default:
 		return fmt.Errorf("JSONObject: cannot scan %T", src)
 	}
 	return nil
+}
+
+// compactCopy removes the spaces jsonb puts after ':' and ','; it always
+// copies, since drivers may reuse their buffers.
+func compactCopy(b []byte) JSONObject {
+	var buf bytes.Buffer
+	if err := json.Compact(&buf, b); err != nil {
+		return append(JSONObject(nil), b...)
+	}
+	return JSONObject(buf.Bytes())
 }
 
 // Attachment is a file or link sent with a message.

@@ -19,6 +19,10 @@ type Session struct {
 	ExpiresAt     time.Time     `gorm:"not null"`
 	RenewalCount  int           `gorm:"not null"`
 	TimeoutConfig TimeoutConfig `gorm:"embedded"`
+
+	// Bookkeeping of published lifetime events (see the lifetime watcher).
+	NearExpiryNotifiedFor *time.Time `gorm:"column:near_expiry_notified_for"`
+	ExpiryNotified        bool       `gorm:"not null;default:false"`
 }
 
 // SessionState is whether a session still accepts activity.

@@ -59,7 +59,7 @@ func (a Attachments) Validate() error {
 			return ErrValidation("Attachment "+strconv.Itoa(i)+" must have a type", where)
 		}
 		u, err := url.Parse(att.URL)
-		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Hostname() == "" {
 			return ErrValidation("Attachment "+strconv.Itoa(i)+" must have an absolute http or https url", where)
 		}
 	}

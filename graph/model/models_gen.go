@@ -4,7 +4,15 @@ package model
 
 import (
 	"sessionhub/models"
+	"time"
 )
+
+// Something that happened to a session. Clients switch on `__typename`.
+type SessionEvent interface {
+	IsSessionEvent()
+	GetSessionID() string
+	GetOccurredAt() time.Time
+}
 
 type CreateAgentInput struct {
 	// Optional UUID; one is generated when omitted.
@@ -19,6 +27,17 @@ type CreateSessionInput struct {
 	Metadata      models.JSONObject        `json:"metadata,omitempty"`
 	TimeoutConfig *models.TimeoutOverrides `json:"timeoutConfig,omitempty"`
 }
+
+// A message was stored (from the user or the agent).
+type MessageAddedEvent struct {
+	SessionID  string          `json:"sessionId"`
+	OccurredAt time.Time       `json:"occurredAt"`
+	Message    *models.Message `json:"message"`
+}
+
+func (MessageAddedEvent) IsSessionEvent()               {}
+func (this MessageAddedEvent) GetSessionID() string     { return this.SessionID }
+func (this MessageAddedEvent) GetOccurredAt() time.Time { return this.OccurredAt }
 
 type MessageConnection struct {
 	Edges []*MessageEdge `json:"edges"`
@@ -57,14 +76,60 @@ type SessionConnection struct {
 	PageInfo *models.PageInfo  `json:"pageInfo"`
 }
 
+// The session was deleted; no further events follow.
+type SessionDeletedEvent struct {
+	SessionID  string    `json:"sessionId"`
+	OccurredAt time.Time `json:"occurredAt"`
+}
+
+func (SessionDeletedEvent) IsSessionEvent()               {}
+func (this SessionDeletedEvent) GetSessionID() string     { return this.SessionID }
+func (this SessionDeletedEvent) GetOccurredAt() time.Time { return this.OccurredAt }
+
 type SessionEdge struct {
 	Cursor string          `json:"cursor"`
 	Node   *models.Session `json:"node"`
 }
+
+// The session expired.
+type SessionExpiredEvent struct {
+	SessionID  string    `json:"sessionId"`
+	OccurredAt time.Time `json:"occurredAt"`
+	ExpiresAt  time.Time `json:"expiresAt"`
+}
+
+func (SessionExpiredEvent) IsSessionEvent()               {}
+func (this SessionExpiredEvent) GetSessionID() string     { return this.SessionID }
+func (this SessionExpiredEvent) GetOccurredAt() time.Time { return this.OccurredAt }
 
 // Narrows `sessions`; omitted fields do not filter.
 type SessionFilter struct {
 	AgentID *string              `json:"agentId,omitempty"`
 	UserID  *string              `json:"userId,omitempty"`
 	State   *models.SessionState `json:"state,omitempty"`
+}
+
+// The session entered its warning window: it expires at `expiresAt` unless renewed.
+type SessionNearExpirationEvent struct {
+	SessionID  string    `json:"sessionId"`
+	OccurredAt time.Time `json:"occurredAt"`
+	ExpiresAt  time.Time `json:"expiresAt"`
+}
+
+func (SessionNearExpirationEvent) IsSessionEvent()               {}
+func (this SessionNearExpirationEvent) GetSessionID() string     { return this.SessionID }
+func (this SessionNearExpirationEvent) GetOccurredAt() time.Time { return this.OccurredAt }
+
+// The session's expiry moved: a renewal, a heartbeat or message that renewed, or a timeout change (wasRenewed false).
+type SessionRenewedEvent struct {
+	SessionID     string                `json:"sessionId"`
+	OccurredAt    time.Time             `json:"occurredAt"`
+	SessionStatus *models.SessionStatus `json:"sessionStatus"`
+}
+
+func (SessionRenewedEvent) IsSessionEvent()               {}
+func (this SessionRenewedEvent) GetSessionID() string     { return this.SessionID }
+func (this SessionRenewedEvent) GetOccurredAt() time.Time { return this.OccurredAt }
+
+type Subscription struct {
 }

@@ -64,49 +64,76 @@ func live(change func(*models.Session, time.Time) (*models.Message, error)) func
 // RenewSession renews a session by hand, as if autoRenew were on.
 // Errors: SESSION_NOT_FOUND, SESSION_EXPIRED, SESSION_RENEWAL_FAILED (the hard cap is reached).
 func (s *Service) RenewSession(ctx context.Context, id string) (*models.Session, error) {
-	return s.modify(ctx, id, func(session *models.Session, now time.Time) (*models.Message, error) {
-		return nil, session.Renew(now)
+	var event models.Event
+	session, err := s.modify(ctx, id, func(session *models.Session, now time.Time) (*models.Message, error) {
+		if err := session.Renew(now); err != nil {
+			return nil, err
+		}
+		event = renewedEvent(session, true, now)
+		return nil, nil
 	})
+	if err != nil {
+		return nil, err
+	}
+	s.publish(ctx, event)
+	return session, nil
 }
 
 // Heartbeat records activity without a message; it renews exactly as a send would.
 // Errors: SESSION_NOT_FOUND, SESSION_EXPIRED.
 func (s *Service) Heartbeat(ctx context.Context, id string) (*models.Session, error) {
-	return s.modifyLive(ctx, id, func(session *models.Session, now time.Time) (*models.Message, error) {
-		session.RecordActivity(now)
+	var events []models.Event
+	session, err := s.modifyLive(ctx, id, func(session *models.Session, now time.Time) (*models.Message, error) {
+		if session.RecordActivity(now).WasRenewed {
+			events = append(events, renewedEvent(session, true, now))
+		}
 		return nil, nil
 	})
+	if err != nil {
+		return nil, err
+	}
+	s.publish(ctx, events...)
+	return session, nil
 }
 
 // UpdateTimeout merges o over the session's current config (omitted fields
 // keep their values) and recomputes expiresAt. An out-of-range timeout is
-// rejected, not clamped. Errors: SESSION_NOT_FOUND, SESSION_EXPIRED, VALIDATION_ERROR.
+// rejected, not clamped. Subscribers hear a renewed event (wasRenewed false)
+// carrying the new expiresAt. Errors: SESSION_NOT_FOUND, SESSION_EXPIRED, VALIDATION_ERROR.
 func (s *Service) UpdateTimeout(ctx context.Context, id string, o models.TimeoutOverrides) (*models.Session, error) {
 	if invalid := o.Validate(); invalid != nil {
 		return nil, s.rejectInput(ctx, id, invalid)
 	}
-	return s.modifyLive(ctx, id, func(session *models.Session, _ time.Time) (*models.Message, error) {
+	var event models.Event
+	session, err := s.modifyLive(ctx, id, func(session *models.Session, now time.Time) (*models.Message, error) {
 		cfg, err := s.policy.Update(session.TimeoutConfig, o)
 		if err != nil {
 			return nil, err
 		}
 		session.Reconfigure(cfg)
+		event = renewedEvent(session, false, now)
 		return nil, nil
 	})
+	if err != nil {
+		return nil, err
+	}
+	s.publish(ctx, event)
+	return session, nil
 }
 
-// DeleteSession removes a session, expired or not, with its messages.
+// DeleteSession removes a session, expired or not, with its messages; its
+// subscribers hear a deleted event and their subscriptions end.
 // Errors: SESSION_NOT_FOUND.
 func (s *Service) DeleteSession(ctx context.Context, id string) error {
 	session, err := s.Session(ctx, id) // the principal must reach it
 	if err != nil {
 		return err
 	}
-	sessionID := session.ID
-	if err := s.store.DeleteSession(ctx, sessionID); errors.Is(err, models.ErrNotFound) {
+	if err := s.store.DeleteSession(ctx, session.ID); errors.Is(err, models.ErrNotFound) {
 		return models.ErrSessionNotFound(id)
 	} else if err != nil {
 		return err
 	}
+	s.publish(ctx, models.Event{Kind: models.EventDeleted, SessionID: session.ID, OccurredAt: s.Now()})
 	return nil
 }

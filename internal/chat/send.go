@@ -70,6 +70,7 @@ func (s *Service) send(ctx context.Context, sessionID string, in models.MessageI
 		if _, err := s.modifyLive(ctx, sessionID, change); err != nil {
 			return nil, err
 		}
+		s.publish(ctx, messageEvents(msg)...)
 		return msg, nil
 	}
 
@@ -92,6 +93,7 @@ func (s *Service) send(ctx context.Context, sessionID string, in models.MessageI
 		return nil, err
 	}
 	if used == nil {
+		s.publish(ctx, messageEvents(msg)...)
 		return msg, nil
 	}
 	if used.RequestHash != key.RequestHash {

@@ -5,12 +5,14 @@ package chat
 import (
 	"context"
 	"errors"
+	"log/slog"
 	"strings"
 	"time"
 	"unicode/utf8"
 
 	"github.com/google/uuid"
 
+	"sessionhub/internal/pubsub"
 	"sessionhub/models"
 )
 
@@ -19,11 +21,26 @@ type Service struct {
 	store  Store
 	clock  models.Clock
 	policy models.SessionPolicy
+	bus    pubsub.Bus
+	log    *slog.Logger
 }
 
+// Option configures a Service.
+type Option func(*Service)
+
+// WithBus sets where session events go (default: this process only).
+func WithBus(bus pubsub.Bus) Option { return func(s *Service) { s.bus = bus } }
+
+// WithLogger sets the logger for failures that do not fail a request.
+func WithLogger(log *slog.Logger) Option { return func(s *Service) { s.log = log } }
+
 // New wires a service. The clock is the only source of "now" for every rule.
-func New(store Store, clock models.Clock, policy models.SessionPolicy) *Service {
-	return &Service{store: store, clock: clock, policy: policy}
+func New(store Store, clock models.Clock, policy models.SessionPolicy, opts ...Option) *Service {
+	s := &Service{store: store, clock: clock, policy: policy, bus: pubsub.NewLocal(), log: slog.New(slog.DiscardHandler)}
+	for _, opt := range opts {
+		opt(s)
+	}
+	return s
 }
 
 // Now is the service clock at millisecond precision, for transports that

@@ -51,6 +51,12 @@ type Store interface {
 	// DeleteExpired removes up to limit sessions that expired before cutoff;
 	// safe to run from several processes at once.
 	DeleteExpired(ctx context.Context, cutoff time.Time, limit int) (int, error)
+	// ClaimNearExpiration marks and returns up to limit live sessions inside
+	// their warning window whose current expiresAt was not announced yet.
+	ClaimNearExpiration(ctx context.Context, now time.Time, limit int) ([]models.LifetimeClaim, error)
+	// ClaimExpired marks and returns up to limit expired sessions not announced yet.
+	ClaimExpired(ctx context.Context, now time.Time, limit int) ([]models.LifetimeClaim, error)
+
 	// Ping checks that the database answers.
 	Ping(ctx context.Context) error
 }

@@ -55,6 +55,12 @@ func Open(ctx context.Context, databaseURL string, log *slog.Logger) (*Store, er
 	case Postgres:
 		db, err = gorm.Open(postgres.Open(dsn), cfg)
 	case SQLite:
+		// Processes opening one new file together take turns until it is migrated.
+		unlock, lockErr := lockSQLiteFile(ctx, dsn)
+		if lockErr != nil {
+			return nil, lockErr
+		}
+		defer unlock()
 		db, err = gorm.Open(sqlite.Open(dsn), cfg)
 	}
 	if err != nil {

@@ -1,0 +1,152 @@
+package pubsub
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"sessionhub/models"
+)
+
+// channel is the NOTIFY channel every replica listens on.
+const channel = "sessionhub_events"
+
+// maxPayload keeps NOTIFY payloads under PostgreSQL's 8000-byte limit; a
+// larger message travels by id and each replica fetches it once.
+const maxPayload = 7500
+
+// FetchMessage loads a message a notification referred to by id.
+type FetchMessage func(ctx context.Context, id uuid.UUID) (*models.Message, error)
+
+// Postgres is the cross-replica Bus: Publish sends NOTIFY, and every
+// replica's listener (this one included) delivers what it hears to its own
+// subscribers. Events published while a listener is reconnecting are missed
+// by that replica's subscribers.
+type Postgres struct {
+	*Broker
+	pool   *pgxpool.Pool
+	fetch  FetchMessage
+	log    *slog.Logger
+	cancel context.CancelFunc
+	done   sync.WaitGroup
+	ready  chan struct{}
+}
+
+// NewPostgres connects to databaseURL and starts listening.
+func NewPostgres(ctx context.Context, databaseURL string, fetch FetchMessage, log *slog.Logger) (*Postgres, error) {
+	cfg, err := pgxpool.ParseConfig(databaseURL)
+	if err != nil {
+		return nil, fmt.Errorf("pubsub: %w", err)
+	}
+	cfg.MaxConns = 4
+	pool, err := pgxpool.NewWithConfig(ctx, cfg)
+	if err != nil {
+		return nil, fmt.Errorf("pubsub: %w", err)
+	}
+	listenCtx, cancel := context.WithCancel(context.Background())
+	p := &Postgres{Broker: NewBroker(), pool: pool, fetch: fetch, log: log, cancel: cancel, ready: make(chan struct{})}
+	p.done.Go(func() { p.listen(listenCtx, cfg.ConnConfig) })
+	select { // wait for the first LISTEN so that no event published after start-up is missed
+	case <-p.ready:
+	case <-time.After(5 * time.Second):
+		log.Warn("pubsub: LISTEN not established yet; continuing")
+	case <-ctx.Done():
+	}
+	return p, nil
+}
+
+// wireEvent is an event on the wire; a large message is sent by id.
+type wireEvent struct {
+	models.Event
+	MessageID uuid.UUID `json:"mid,omitzero"`
+}
+
+// Publish sends the event to every replica.
+func (p *Postgres) Publish(ctx context.Context, e models.Event) error {
+	payload, err := json.Marshal(wireEvent{Event: e})
+	if err != nil {
+		return err
+	}
+	if len(payload) > maxPayload && e.Message != nil {
+		small := wireEvent{Event: e, MessageID: e.Message.ID}
+		small.Message = nil
+		if payload, err = json.Marshal(small); err != nil {
+			return err
+		}
+	}
+	_, err = p.pool.Exec(ctx, "SELECT pg_notify($1, $2)", channel, string(payload))
+	return err
+}
+
+func (p *Postgres) listen(ctx context.Context, cfg *pgx.ConnConfig) {
+	backoff := 100 * time.Millisecond
+	first := true
+	for ctx.Err() == nil {
+		conn, err := pgx.ConnectConfig(ctx, cfg)
+		if err == nil {
+			_, err = conn.Exec(ctx, "LISTEN "+channel)
+		}
+		if err != nil {
+			if conn != nil {
+				_ = conn.Close(context.Background())
+			}
+			if ctx.Err() == nil {
+				p.log.Warn("pubsub: cannot listen, retrying", "err", err, "in", backoff)
+			}
+			select {
+			case <-ctx.Done():
+			case <-time.After(backoff):
+			}
+			backoff = min(2*backoff, 5*time.Second)
+			continue
+		}
+		backoff = 100 * time.Millisecond
+		if first {
+			close(p.ready)
+			first = false
+		}
+		p.receive(ctx, conn)
+		_ = conn.Close(context.Background())
+	}
+}
+
+func (p *Postgres) receive(ctx context.Context, conn *pgx.Conn) {
+	for {
+		n, err := conn.WaitForNotification(ctx)
+		if err != nil {
+			if ctx.Err() == nil {
+				p.log.Warn("pubsub: listener lost its connection, reconnecting", "err", err)
+			}
+			return
+		}
+		var w wireEvent
+		if err := json.Unmarshal([]byte(n.Payload), &w); err != nil {
+			p.log.Warn("pubsub: ignoring malformed notification", "err", err)
+			continue
+		}
+		if w.Message == nil && w.MessageID != uuid.Nil {
+			msg, err := p.fetch(ctx, w.MessageID)
+			if err != nil {
+				p.log.Warn("pubsub: cannot fetch announced message", "id", w.MessageID, "err", err)
+				continue
+			}
+			w.Message = msg
+		}
+		p.Deliver(w.Event)
+	}
+}
+
+// Close stops listening and releases the connections.
+func (p *Postgres) Close() error {
+	p.cancel()
+	p.done.Wait()
+	p.pool.Close()
+	return nil
+}

@@ -1,0 +1,34 @@
+package models
+
+import (
+	"time"
+
+	"github.com/google/uuid"
+)
+
+// EventKind names what happened to a session (SPEC §8).
+type EventKind string
+
+const (
+	EventMessageAdded   EventKind = "message_added"
+	EventRenewed        EventKind = "renewed"         // expiresAt moved: renewal, heartbeat, timeout change
+	EventNearExpiration EventKind = "near_expiration" // the warning threshold was crossed
+	EventExpired        EventKind = "expired"
+	EventDeleted        EventKind = "deleted"
+)
+
+// Event is one change of a session, delivered to its subscribers.
+type Event struct {
+	Kind       EventKind      `json:"k"`
+	SessionID  uuid.UUID      `json:"s"`
+	OccurredAt time.Time      `json:"at"`
+	Message    *Message       `json:"m,omitempty"`  // EventMessageAdded
+	Status     *SessionStatus `json:"st,omitempty"` // EventRenewed
+	ExpiresAt  time.Time      `json:"e,omitzero"`   // EventNearExpiration, EventExpired
+}
+
+// LifetimeClaim is a session whose lifetime event a replica claimed to announce.
+type LifetimeClaim struct {
+	ID        uuid.UUID
+	ExpiresAt time.Time
+}
