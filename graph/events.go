@@ -21,10 +21,19 @@ func forwardEvents(ctx context.Context, sub *pubsub.Subscription, out chan<- mod
 		case out <- toModelEvent(e):
 			return true
 		case <-ctx.Done():
+			return false
 		case <-sub.Done():
-			dropIfSlow(ctx, sub)
+			if errors.Is(sub.Err(), pubsub.ErrSlowSubscriber) {
+				dropIfSlow(ctx, sub)
+				return false
+			}
 		}
-		return false
+		select { // ended otherwise (a deletion): its last events still go out
+		case out <- toModelEvent(e):
+			return true
+		case <-ctx.Done():
+			return false
+		}
 	}
 	for {
 		select {

@@ -10,6 +10,7 @@ import (
 	"github.com/99designs/gqlgen/client"
 
 	"sessionhub/internal/store"
+	"sessionhub/internal/testutil"
 	"sessionhub/models"
 )
 
@@ -77,7 +78,13 @@ func next(t *testing.T, sub *client.Subscription) eventData {
 // a fake clock: messages, renewal, the near-expiration warning (once),
 // expiry (once), then deletion, after which the subscription ends.
 func TestSessionEventsInProcess(t *testing.T) {
-	env := newLifecycleEnv(t, store.SQLite)
+	for _, dialect := range testutil.Dialects {
+		t.Run(string(dialect), func(t *testing.T) { testSessionEvents(t, dialect) })
+	}
+}
+
+func testSessionEvents(t *testing.T, dialect store.Dialect) {
+	env := newLifecycleEnv(t, dialect)
 	ctx := context.Background()
 	id := env.session(models.TimeoutOverrides{TimeoutMinutes: ptr(10), WarningThresholdMinutes: ptr(2)})
 	sub := env.subscribe(id)
@@ -166,7 +173,9 @@ func TestSubscribeToUnknownSession(t *testing.T) {
 	}
 }
 
-func contains(s, sub string) bool { return len(sub) == 0 || len(s) >= len(sub) && (s == sub || indexOf(s, sub) >= 0) }
+func contains(s, sub string) bool {
+	return len(sub) == 0 || len(s) >= len(sub) && (s == sub || indexOf(s, sub) >= 0)
+}
 
 func indexOf(s, sub string) int {
 	for i := 0; i+len(sub) <= len(s); i++ {

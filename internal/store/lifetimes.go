@@ -16,7 +16,7 @@ var claimNearExpirationSQL = map[Dialect]string{
 		WHERE id IN (
 			SELECT id FROM sessions
 			WHERE expires_at > @now
-			  AND expires_at <= @now + warning_threshold_minutes * interval '1 minute'
+			  AND expires_at <= CAST(@now AS timestamptz) + warning_threshold_minutes * interval '1 minute'
 			  AND near_expiry_notified_for IS DISTINCT FROM expires_at
 			ORDER BY expires_at LIMIT @limit
 			FOR UPDATE SKIP LOCKED)
