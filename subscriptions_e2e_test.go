@@ -152,7 +152,9 @@ func TestWebSocketAuthentication(t *testing.T) {
 	alice, bob := uuid.New(), uuid.New()
 	agentID := func() string {
 		res := srv.as(t, testAPIKey, "POST", "/query", graphqlBody(`mutation { createAgent(input: {name: "a"}) { id } }`, nil))
-		var out struct{ Data struct{ CreateAgent struct{ ID string } } }
+		var out struct {
+			Data struct{ CreateAgent struct{ ID string } }
+		}
 		_ = jsonUnmarshal(res.Body, &out)
 		return out.Data.CreateAgent.ID
 	}()
