@@ -21,6 +21,7 @@ type config struct {
 	CleanupInterval time.Duration
 	Retention       time.Duration // 0 keeps expired sessions forever
 	ShutdownTimeout time.Duration
+	RequestTimeout  time.Duration
 	Auth            auth.Config
 	RateLimit       int // requests per minute per caller; 0 turns limiting off
 	AllowedOrigins  []string
@@ -36,6 +37,7 @@ func loadConfig(getenv func(string) string) (config, error) {
 		DatabaseURL:     getenv("DATABASE_URL"),
 		AppEnv:          getenv("APP_ENV"),
 		ShutdownTimeout: 20 * time.Second,
+		RequestTimeout:  10 * time.Second,
 	}
 	cfg.Auth = auth.Config{
 		APIKeys:            splitList(getenv("AUTH_API_KEYS")),
@@ -83,6 +85,13 @@ func loadConfig(getenv func(string) string) (config, error) {
 			return config{}, fmt.Errorf("RATE_LIMIT_PER_MINUTE=%q: must be a whole number, 0 or more", raw)
 		}
 		cfg.RateLimit = n
+	}
+	if raw := getenv("REQUEST_TIMEOUT_SECONDS"); raw != "" {
+		n, err := strconv.Atoi(raw)
+		if err != nil || n < 1 || n > 600 {
+			return config{}, fmt.Errorf("REQUEST_TIMEOUT_SECONDS=%q: must be a whole number from 1 to 600", raw)
+		}
+		cfg.RequestTimeout = time.Duration(n) * time.Second
 	}
 	cleanup, err := clampedIntEnv(getenv, "SESSION_CLEANUP_INTERVAL_MINUTES", 5, 1, 60)
 	if err != nil {

@@ -200,3 +200,42 @@ func TestGracefulShutdownUnderLoad(t *testing.T) {
 	}
 	l.checkStored(t, dbURL)
 }
+
+// TestStalledDatabase: when PostgreSQL stops answering without closing its
+// connections, requests fail with 503 within the request timeout instead of
+// hanging, and service resumes when it answers again.
+func TestStalledDatabase(t *testing.T) {
+	dbURL := testutil.DatabaseURL(t, store.Postgres)
+	u, err := url.Parse(dbURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	proxy := testutil.NewProxy(t, u.Host)
+	proxied := *u
+	proxied.Host = proxy.Addr()
+	srv := startServer(t, proxied.String(), "RATE_LIMIT_PER_MINUTE=0", "REQUEST_TIMEOUT_SECONDS=2")
+	sessionID := openSessions(t, srv, 1)[0]
+	path := "/api/messaging/sessions/" + sessionID + "/messages"
+
+	proxy.Stall()
+	start := time.Now()
+	res := srv.postJSON(t, path, map[string]any{"content": "into the void"})
+	if elapsed := time.Since(start); res.Status != http.StatusServiceUnavailable || elapsed > 5*time.Second {
+		t.Errorf("send to a stalled database: %d %s after %s, want 503 within the 2s request timeout", res.Status, res.Body, elapsed)
+	}
+	if res := srv.do(t, "GET", "/readyz", "", ""); res.Status != http.StatusServiceUnavailable {
+		t.Errorf("readyz with a stalled database: %d", res.Status)
+	}
+	proxy.Resume()
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		res := srv.postJSON(t, path, map[string]any{"content": "back"})
+		if res.Status == http.StatusCreated {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no recovery after the stall: %d %s", res.Status, res.Body)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}

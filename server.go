@@ -168,14 +168,14 @@ func newMux(cfg config, svc *chat.Service, authenticator *auth.Authenticator, dr
 		MaxBodyBytes:   rest.MaxBodyBytes,
 		Shutdown:       shutdown,
 	})
-	mux.Handle("/query", withTimeout(gate.Wrap(gql, graph.WriteHTTPError)))
+	mux.Handle("/query", withTimeout(cfg.RequestTimeout, gate.Wrap(gql, graph.WriteHTTPError)))
 	if cfg.Playground {
 		mux.Handle("GET /{$}", playground.Handler("sessionhub", "/query"))
 	}
 	shim := rest.New(svc, log)
 	api := http.NewServeMux()
 	shim.Register(api)
-	mux.Handle("/api/", withTimeout(gate.Wrap(api, shim.Reject)))
+	mux.Handle("/api/", withTimeout(cfg.RequestTimeout, gate.Wrap(api, shim.Reject)))
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
 		writeStatus(w, http.StatusOK, "ok")
 	})
@@ -196,12 +196,10 @@ func newMux(cfg config, svc *chat.Service, authenticator *auth.Authenticator, dr
 	return mux
 }
 
-// requestTimeout bounds a request's work; with the database's own statement
-// timeout it makes a stalled database fail requests fast (503) instead of
-// piling them up.
-const requestTimeout = 10 * time.Second
-
-func withTimeout(next http.Handler) http.Handler {
+// withTimeout bounds a request's work; with the database's own statement
+// timeout it makes a stalled database fail requests (503) instead of piling
+// them up.
+func withTimeout(requestTimeout time.Duration, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if strings.EqualFold(r.Header.Get("Upgrade"), "websocket") {
 			next.ServeHTTP(w, r) // subscriptions live as long as the client wants

@@ -100,6 +100,24 @@ func TestCrossReplicaDelivery(t *testing.T) {
 	if latencies[0] > time.Second {
 		t.Errorf("even the fastest event took %s; events must arrive within a second", latencies[0])
 	}
+
+	// A message too large for a NOTIFY payload travels by id and is fetched.
+	big := strings.Repeat("😀", 4000)
+	if res := b.postJSON(t, "/api/messaging/sessions/"+sessionID+"/messages", map[string]any{"content": big, "metadata": map[string]any{"pad": strings.Repeat("x", 9000)}}); res.Status != http.StatusCreated {
+		t.Fatalf("large send: %d %s", res.Status, res.Body)
+	}
+	for {
+		e, err := sub.nextEvent(t, 5*time.Second)
+		if err != nil {
+			t.Fatalf("the large message never arrived: %v", err)
+		}
+		if e.Data.SessionEvents.Typename == "MessageAddedEvent" {
+			if e.Data.SessionEvents.Message.Content != big {
+				t.Errorf("large message arrived with %d bytes of content, want %d", len(e.Data.SessionEvents.Message.Content), len(big))
+			}
+			break
+		}
+	}
 }
 
 // TestLifetimeEventsOncePerReplicaSet lets a session expire for real with two

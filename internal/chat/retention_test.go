@@ -130,3 +130,49 @@ func TestSweepWithoutRetentionKeepsEverything(t *testing.T) {
 		t.Errorf("session gone after a sweep with retention 0: %v", err)
 	}
 }
+
+// TestLifetimeClaimsSurviveARestart: a replica started after another has
+// announced a session's lifetime events does not announce them again, and
+// one that was down when they happened still announces what nobody did.
+func TestLifetimeClaimsSurviveARestart(t *testing.T) {
+	for _, dialect := range testutil.Dialects {
+		t.Run(string(dialect), func(t *testing.T) {
+			ctx := context.Background()
+			dbURL := testutil.DatabaseURL(t, dialect)
+			clock := testutil.NewClock(time.Date(2026, 4, 1, 10, 0, 0, 0, time.UTC))
+			replica := func() *chat.Service {
+				s, err := store.Open(ctx, dbURL, testutil.Logger())
+				if err != nil {
+					t.Fatal(err)
+				}
+				t.Cleanup(func() { _ = s.Close() })
+				return chat.New(s, clock, models.DefaultSessionPolicy())
+			}
+			first := replica()
+			agent, err := first.CreateAgent(ctx, chat.CreateAgentInput{Name: "a"})
+			if err != nil {
+				t.Fatal(err)
+			}
+			for range 3 {
+				if _, err := first.CreateSession(ctx, chat.CreateSessionInput{AgentID: agent.ID.String(), UserID: testutil.MustUUID()}); err != nil {
+					t.Fatal(err)
+				}
+			}
+			clock.Advance(26 * time.Minute) // inside the 5-minute warning window
+			if n, err := first.AnnounceLifetimes(ctx); n != 3 || err != nil {
+				t.Fatalf("first replica announced %d (%v), want 3 warnings", n, err)
+			}
+			restarted := replica()
+			if n, err := restarted.AnnounceLifetimes(ctx); n != 0 || err != nil {
+				t.Errorf("a restarted replica announced %d again (%v)", n, err)
+			}
+			clock.Advance(5 * time.Minute) // all expired while "first" is gone
+			if n, err := restarted.AnnounceLifetimes(ctx); n != 3 || err != nil {
+				t.Errorf("restarted replica announced %d expiries (%v), want 3", n, err)
+			}
+			if n, _ := first.AnnounceLifetimes(ctx); n != 0 {
+				t.Errorf("expiries announced twice: %d", n)
+			}
+		})
+	}
+}

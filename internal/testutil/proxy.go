@@ -1,7 +1,6 @@
 package testutil
 
 import (
-	"io"
 	"net"
 	"sync"
 	"testing"
@@ -14,9 +13,10 @@ type Proxy struct {
 	target string
 	addr   string
 
-	mu    sync.Mutex
-	ln    net.Listener
-	conns map[net.Conn]struct{}
+	mu      sync.Mutex
+	ln      net.Listener
+	conns   map[net.Conn]struct{}
+	flowing chan struct{} // closed while traffic flows; open while stalled
 }
 
 // NewProxy listens on a free loopback port and forwards to target.
@@ -26,7 +26,7 @@ func NewProxy(tb testing.TB, target string) *Proxy {
 	if err != nil {
 		tb.Fatal(err)
 	}
-	p := &Proxy{t: tb, target: target, addr: ln.Addr().String(), conns: map[net.Conn]struct{}{}}
+	p := &Proxy{t: tb, target: target, addr: ln.Addr().String(), conns: map[net.Conn]struct{}{}, flowing: closedChan()}
 	p.serve(ln)
 	tb.Cleanup(p.Cut)
 	return p
@@ -98,8 +98,51 @@ func (p *Proxy) track(conns ...net.Conn) bool {
 	return true
 }
 
+// Stall stops forwarding bytes while keeping every connection open: the
+// database "hangs". Resume lets traffic flow again.
+func (p *Proxy) Stall() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.flowing = make(chan struct{})
+}
+
+// Resume ends a Stall.
+func (p *Proxy) Resume() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	select {
+	case <-p.flowing:
+	default:
+		close(p.flowing)
+	}
+}
+
+func (p *Proxy) gate() <-chan struct{} {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.flowing
+}
+
+func closedChan() chan struct{} {
+	c := make(chan struct{})
+	close(c)
+	return c
+}
+
 func (p *Proxy) pipe(dst, src net.Conn) {
-	_, _ = io.Copy(dst, src)
+	buf := make([]byte, 32<<10)
+	for {
+		n, err := src.Read(buf)
+		if n > 0 {
+			<-p.gate() // hold the bytes while stalled
+			if _, werr := dst.Write(buf[:n]); werr != nil {
+				break
+			}
+		}
+		if err != nil {
+			break
+		}
+	}
 	_ = dst.Close()
 	_ = src.Close()
 	p.mu.Lock()
