@@ -1,0 +1,262 @@
+// Command loadgen measures how many messages per second a running sessionhub
+// accepts, over REST and GraphQL, beside the raw-SQL ceiling: the same
+// lock-renew-insert issued by pgx directly against the same database.
+//
+//	go run ./cmd/loadgen -url http://localhost:8080 -db postgres://postgres@127.0.0.1:5432/sessionhub -c 32 -d 10s
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"net/http"
+	"os"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5/pgxpool"
+)
+
+type options struct {
+	url, db, apiKey     string
+	concurrency, rounds int
+	sessions            int
+	duration, warmup    time.Duration
+	transports          []string
+}
+
+func main() {
+	var o options
+	var transports string
+	flag.StringVar(&o.url, "url", "http://localhost:8080", "sessionhub base URL")
+	flag.StringVar(&o.db, "db", "", "PostgreSQL URL of the server's database, for the raw-SQL ceiling (empty: skip it)")
+	flag.StringVar(&o.apiKey, "api-key", "", "X-API-KEY to send, when the server has AUTH_API_KEYS")
+	flag.IntVar(&o.concurrency, "c", 32, "concurrent clients")
+	flag.IntVar(&o.sessions, "sessions", 200, "sessions to spread the sends over")
+	flag.IntVar(&o.rounds, "rounds", 3, "rounds per transport (the median is reported)")
+	flag.DurationVar(&o.duration, "d", 10*time.Second, "duration of one round")
+	flag.DurationVar(&o.warmup, "warmup", 2*time.Second, "unmeasured warm-up before each round")
+	flag.StringVar(&transports, "transports", "sql,rest,graphql", "what to measure, in order")
+	flag.Parse()
+	o.transports = strings.Split(transports, ",")
+	if err := run(context.Background(), o); err != nil {
+		fmt.Fprintln(os.Stderr, "loadgen:", err)
+		os.Exit(1)
+	}
+}
+
+// result is one round of one transport.
+type result struct {
+	sends, errors int
+	elapsed       time.Duration
+	latencies     []time.Duration
+}
+
+func (r result) rate() float64 { return float64(r.sends) / r.elapsed.Seconds() }
+
+func (r result) percentile(p float64) time.Duration {
+	if len(r.latencies) == 0 {
+		return 0
+	}
+	return r.latencies[min(len(r.latencies)-1, int(p*float64(len(r.latencies))))]
+}
+
+func run(ctx context.Context, o options) error {
+	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: o.concurrency * 2}}
+	sessions, err := setup(ctx, client, o)
+	if err != nil {
+		return err
+	}
+	senders := map[string]func(ctx context.Context, session string) error{
+		"rest":    func(ctx context.Context, s string) error { return sendREST(ctx, client, o, s) },
+		"graphql": func(ctx context.Context, s string) error { return sendGraphQL(ctx, client, o, s) },
+	}
+	if o.db != "" {
+		pool, err := pgxpool.New(ctx, o.db+withPoolSize(o.db, o.concurrency))
+		if err != nil {
+			return err
+		}
+		defer pool.Close()
+		senders["sql"] = func(ctx context.Context, s string) error { return sendSQL(ctx, pool, s) }
+	}
+	fmt.Printf("sessionhub loadgen: %d clients, %d sessions, %d rounds of %s (median reported)\n", o.concurrency, len(sessions), o.rounds, o.duration)
+	medians := map[string]result{}
+	for _, t := range o.transports {
+		send, ok := senders[t]
+		if !ok {
+			fmt.Printf("%-8s skipped (no -db for the ceiling, or unknown transport)\n", t)
+			continue
+		}
+		var rounds []result
+		for range o.rounds {
+			drive(ctx, o, sessions, send, o.warmup)
+			rounds = append(rounds, drive(ctx, o, sessions, send, o.duration))
+		}
+		slices.SortFunc(rounds, func(a, b result) int { return int(a.rate() - b.rate()) })
+		medians[t] = rounds[len(rounds)/2]
+	}
+	fmt.Printf("%-8s %10s %8s %8s %8s %7s %9s\n", "", "msgs/s", "p50", "p95", "p99", "errors", "/ceiling")
+	for _, t := range o.transports {
+		r, ok := medians[t]
+		if !ok {
+			continue
+		}
+		ratio := "-"
+		if c, ok := medians["sql"]; ok && t != "sql" {
+			ratio = fmt.Sprintf("%.0f%%", 100*r.rate()/c.rate())
+		}
+		fmt.Printf("%-8s %10.0f %8s %8s %8s %7d %9s\n", t, r.rate(),
+			r.percentile(0.50).Round(10*time.Microsecond), r.percentile(0.95).Round(10*time.Microsecond),
+			r.percentile(0.99).Round(10*time.Microsecond), r.errors, ratio)
+	}
+	return nil
+}
+
+func withPoolSize(dsn string, n int) string {
+	sep := "?"
+	if strings.Contains(dsn, "?") {
+		sep = "&"
+	}
+	return fmt.Sprintf("%spool_max_conns=%d", sep, n)
+}
+
+// drive runs the sender from o.concurrency clients for d, each picking a random session per send.
+func drive(ctx context.Context, o options, sessions []string, send func(context.Context, string) error, d time.Duration) result {
+	var mu sync.Mutex
+	var total result
+	var wg sync.WaitGroup
+	start := time.Now()
+	deadline := start.Add(d)
+	for range o.concurrency {
+		wg.Go(func() {
+			var local result
+			for time.Now().Before(deadline) {
+				s := sessions[rand.IntN(len(sessions))]
+				t0 := time.Now()
+				if err := send(ctx, s); err != nil {
+					local.errors++
+					continue
+				}
+				local.latencies = append(local.latencies, time.Since(t0))
+				local.sends++
+			}
+			mu.Lock()
+			total.sends += local.sends
+			total.errors += local.errors
+			total.latencies = append(total.latencies, local.latencies...)
+			mu.Unlock()
+		})
+	}
+	wg.Wait()
+	total.elapsed = time.Since(start)
+	slices.Sort(total.latencies)
+	return total
+}
+
+// setup registers an agent and opens sessions that live for the whole run.
+func setup(ctx context.Context, client *http.Client, o options) ([]string, error) {
+	var agent struct {
+		Data struct{ CreateAgent struct{ ID string } }
+	}
+	if err := post(ctx, client, o, "/query", map[string]any{
+		"query": `mutation { createAgent(input: {name: "loadgen", sessionDefaults: {timeoutMinutes: 1440, maxDurationMinutes: 2880}}) { id } }`,
+	}, http.StatusOK, &agent); err != nil {
+		return nil, fmt.Errorf("create agent: %w", err)
+	}
+	sessions := make([]string, o.sessions)
+	for i := range sessions {
+		var s struct{ SessionID string }
+		if err := post(ctx, client, o, "/api/messaging/sessions", map[string]any{
+			"agentId": agent.Data.CreateAgent.ID, "userId": uuid.NewString(),
+		}, http.StatusCreated, &s); err != nil {
+			return nil, fmt.Errorf("create session: %w", err)
+		}
+		sessions[i] = s.SessionID
+	}
+	return sessions, nil
+}
+
+func sendREST(ctx context.Context, client *http.Client, o options, session string) error {
+	return post(ctx, client, o, "/api/messaging/sessions/"+session+"/messages",
+		map[string]any{"content": "load test message"}, http.StatusCreated, nil)
+}
+
+const sendMutation = `mutation($id: ID!) { sendSessionMessage(sessionId: $id, input: {content: "load test message"}) { id sessionStatus { expiresAt renewalCount wasRenewed isNearExpiration } } }`
+
+func sendGraphQL(ctx context.Context, client *http.Client, o options, session string) error {
+	var out struct {
+		Errors []json.RawMessage
+	}
+	if err := post(ctx, client, o, "/query", map[string]any{"query": sendMutation, "variables": map[string]any{"id": session}}, http.StatusOK, &out); err != nil {
+		return err
+	}
+	if len(out.Errors) > 0 {
+		return fmt.Errorf("graphql: %s", out.Errors[0])
+	}
+	return nil
+}
+
+// ceilingSQL is one send done by PostgreSQL alone: lock the live session,
+// renew it under its cap, insert the message — one statement, one round trip.
+const ceilingSQL = `
+WITH s AS (
+	SELECT id, user_id, created_at, timeout_minutes, auto_renew, max_duration_minutes
+	FROM sessions WHERE id = $1 AND expires_at > now() FOR UPDATE
+), u AS (
+	UPDATE sessions SET
+		last_activity = now(),
+		expires_at = CASE WHEN s.auto_renew AND now() < s.created_at + s.max_duration_minutes * interval '1 minute'
+			THEN LEAST(now() + s.timeout_minutes * interval '1 minute', s.created_at + s.max_duration_minutes * interval '1 minute')
+			ELSE sessions.expires_at END,
+		renewal_count = sessions.renewal_count +
+			CASE WHEN s.auto_renew AND now() < s.created_at + s.max_duration_minutes * interval '1 minute' THEN 1 ELSE 0 END
+	FROM s WHERE sessions.id = s.id
+	RETURNING sessions.user_id
+)
+INSERT INTO messages (id, session_id, author_id, is_agent, content, metadata, attachments, created_at)
+SELECT $2, $1, u.user_id, false, 'load test message', '{}', '[]', now() FROM u`
+
+func sendSQL(ctx context.Context, pool *pgxpool.Pool, session string) error {
+	tag, err := pool.Exec(ctx, ceilingSQL, session, uuid.Must(uuid.NewV7()))
+	if err == nil && tag.RowsAffected() != 1 {
+		err = errors.New("session not live")
+	}
+	return err
+}
+
+func post(ctx context.Context, client *http.Client, o options, path string, body any, want int, out any) error {
+	b, err := json.Marshal(body)
+	if err != nil {
+		return err
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, o.url+path, bytes.NewReader(b))
+	if err != nil {
+		return err
+	}
+	req.Header.Set("Content-Type", "application/json")
+	if o.apiKey != "" {
+		req.Header.Set("X-API-KEY", o.apiKey)
+	}
+	res, err := client.Do(req)
+	if err != nil {
+		return err
+	}
+	defer res.Body.Close()
+	if res.StatusCode != want {
+		msg, _ := io.ReadAll(io.LimitReader(res.Body, 512))
+		return fmt.Errorf("%s: %d %s", path, res.StatusCode, msg)
+	}
+	if out == nil {
+		_, err = io.Copy(io.Discard, res.Body)
+		return err
+	}
+	return json.NewDecoder(res.Body).Decode(out)
+}
