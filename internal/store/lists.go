@@ -91,7 +91,7 @@ func filterSessions(db *gorm.DB, f models.SessionCriteria, now time.Time) *gorm.
 
 // CountExpiringSoon counts live sessions inside their own warning window at now.
 func (s *Store) CountExpiringSoon(ctx context.Context, now time.Time) (int64, error) {
-	window := "expires_at <= ? + warning_threshold_minutes * interval '1 minute'"
+	window := "expires_at <= CAST(? AS timestamptz) + warning_threshold_minutes * interval '1 minute'"
 	if s.dialect == SQLite {
 		window = "julianday(expires_at) <= julianday(?) + warning_threshold_minutes / 1440.0"
 	}
