@@ -25,10 +25,11 @@ func (s *Service) Subscribers() int { return s.bus.Subscribers() }
 // publish announces committed changes. A failure to announce does not undo
 // the change (it is stored); it is logged.
 func (s *Service) publish(ctx context.Context, events ...models.Event) {
-	for _, e := range events {
-		if err := s.bus.Publish(context.WithoutCancel(ctx), e); err != nil {
-			s.log.Warn("publishing session event failed", "kind", e.Kind, "session", e.SessionID, "err", err)
-		}
+	if len(events) == 0 {
+		return
+	}
+	if err := s.bus.Publish(context.WithoutCancel(ctx), events...); err != nil {
+		s.log.Warn("publishing session events failed", "kind", events[0].Kind, "session", events[0].SessionID, "err", err)
 	}
 }
 

@@ -14,8 +14,8 @@ import (
 
 // Bus publishes events and hands out subscriptions; the chat service uses it.
 type Bus interface {
-	// Publish announces an event that has been committed.
-	Publish(ctx context.Context, e models.Event) error
+	// Publish announces events that have been committed, in order.
+	Publish(ctx context.Context, events ...models.Event) error
 	// Subscribe follows one session's events in this process.
 	Subscribe(sessionID uuid.UUID) *Subscription
 	// Subscribers counts this process's live subscriptions.
@@ -146,8 +146,10 @@ type Local struct{ *Broker }
 // NewLocal makes an in-process bus.
 func NewLocal() *Local { return &Local{NewBroker()} }
 
-func (l *Local) Publish(_ context.Context, e models.Event) error {
-	l.Deliver(e)
+func (l *Local) Publish(_ context.Context, events ...models.Event) error {
+	for _, e := range events {
+		l.Deliver(e)
+	}
 	return nil
 }
 

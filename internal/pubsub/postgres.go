@@ -68,16 +68,27 @@ type wireEvent struct {
 	MessageID uuid.UUID `json:"mid,omitzero"`
 }
 
-// Publish sends the event to every replica.
-func (p *Postgres) Publish(ctx context.Context, e models.Event) error {
-	payload, err := json.Marshal(wireEvent{Event: e})
+// Publish sends the events to every replica in one NOTIFY (one round trip
+// per send, however many events it caused).
+func (p *Postgres) Publish(ctx context.Context, events ...models.Event) error {
+	if len(events) == 0 {
+		return nil
+	}
+	wire := make([]wireEvent, len(events))
+	for i, e := range events {
+		wire[i] = wireEvent{Event: e}
+	}
+	payload, err := json.Marshal(wire)
 	if err != nil {
 		return err
 	}
-	if len(payload) > maxPayload && e.Message != nil {
-		small := wireEvent{Event: e, MessageID: e.Message.ID}
-		small.Message = nil
-		if payload, err = json.Marshal(small); err != nil {
+	if len(payload) > maxPayload {
+		for i := range wire {
+			if m := wire[i].Message; m != nil {
+				wire[i].MessageID, wire[i].Message = m.ID, nil
+			}
+		}
+		if payload, err = json.Marshal(wire); err != nil {
 			return err
 		}
 	}
@@ -126,20 +137,22 @@ func (p *Postgres) receive(ctx context.Context, conn *pgx.Conn) {
 			}
 			return
 		}
-		var w wireEvent
-		if err := json.Unmarshal([]byte(n.Payload), &w); err != nil {
+		var wire []wireEvent
+		if err := json.Unmarshal([]byte(n.Payload), &wire); err != nil {
 			p.log.Warn("pubsub: ignoring malformed notification", "err", err)
 			continue
 		}
-		if w.Message == nil && w.MessageID != uuid.Nil {
-			msg, err := p.fetch(ctx, w.MessageID)
-			if err != nil {
-				p.log.Warn("pubsub: cannot fetch announced message", "id", w.MessageID, "err", err)
-				continue
+		for _, w := range wire {
+			if w.Message == nil && w.MessageID != uuid.Nil {
+				msg, err := p.fetch(ctx, w.MessageID)
+				if err != nil {
+					p.log.Warn("pubsub: cannot fetch announced message", "id", w.MessageID, "err", err)
+					continue
+				}
+				w.Message = msg
 			}
-			w.Message = msg
+			p.Deliver(w.Event)
 		}
-		p.Deliver(w.Event)
 	}
 }
 
