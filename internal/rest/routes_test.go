@@ -1,6 +1,7 @@
 package rest_test
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -21,7 +22,7 @@ import (
 
 // shim is the REST shim over a real store and a fake clock, served in process.
 type shim struct {
-	t       *testing.T
+	t       testing.TB
 	mux     *http.ServeMux
 	svc     *chat.Service
 	clock   *testutil.Clock
@@ -29,7 +30,7 @@ type shim struct {
 	agentID string
 }
 
-func newShim(t *testing.T, dialect store.Dialect) *shim {
+func newShim(t testing.TB, dialect store.Dialect) *shim {
 	t.Helper()
 	s := &shim{t: t, clock: testutil.NewClock(time.Date(2026, 6, 1, 9, 0, 0, 0, time.UTC)), mux: http.NewServeMux()}
 	s.store = testutil.OpenStore(t, dialect)
@@ -51,13 +52,29 @@ type reply struct {
 
 func (s *shim) do(method, path, body string) reply {
 	s.t.Helper()
-	req := httptest.NewRequest(method, path, strings.NewReader(body))
+	contentType := ""
 	if body != "" {
-		req.Header.Set("Content-Type", "application/json")
+		contentType = "application/json"
+	}
+	return s.raw(method, path, contentType, []byte(body))
+}
+
+// raw sends any bytes with any Content-Type ("" sends none).
+func (s *shim) raw(method, path, contentType string, body []byte) reply {
+	req := httptest.NewRequest(method, path, bytes.NewReader(body))
+	if contentType != "" {
+		req.Header.Set("Content-Type", contentType)
 	}
 	rec := httptest.NewRecorder()
 	s.mux.ServeHTTP(rec, req)
 	return reply{Status: rec.Code, Header: rec.Header(), Body: rec.Body.Bytes()}
+}
+
+// with returns the shim reporting to t (one fuzz input's test).
+func (s *shim) with(t testing.TB) *shim {
+	c := *s
+	c.t = t
+	return &c
 }
 
 // ok runs a request that must answer status and decodes the body into out.
