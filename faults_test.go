@@ -122,6 +122,21 @@ func (l *load) checkStored(t *testing.T, dbURL string) {
 	}
 }
 
+// proxiedDatabase makes a fresh PostgreSQL database and a TCP proxy in front
+// of it; it returns the direct URL, the proxy, and the URL through the proxy.
+func proxiedDatabase(t *testing.T) (string, *testutil.Proxy, string) {
+	t.Helper()
+	dbURL := testutil.DatabaseURL(t, store.Postgres)
+	u, err := url.Parse(dbURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	proxy := testutil.NewProxy(t, u.Host)
+	proxied := *u
+	proxied.Host = proxy.Addr()
+	return dbURL, proxy, proxied.String()
+}
+
 func openSessions(t *testing.T, srv *server, n int) []string {
 	agent := srv.createAgent(t)
 	ids := make([]string, n)
@@ -136,15 +151,8 @@ func openSessions(t *testing.T, srv *server, n int) []string {
 // fast with 503 meanwhile, readiness reports it, the server recovers by
 // itself, and every acknowledged message is stored.
 func TestDatabaseOutageUnderLoad(t *testing.T) {
-	dbURL := testutil.DatabaseURL(t, store.Postgres)
-	u, err := url.Parse(dbURL)
-	if err != nil {
-		t.Fatal(err)
-	}
-	proxy := testutil.NewProxy(t, u.Host)
-	proxied := *u
-	proxied.Host = proxy.Addr()
-	srv := startServer(t, proxied.String(), "RATE_LIMIT_PER_MINUTE=0")
+	dbURL, proxy, proxied := proxiedDatabase(t)
+	srv := startServer(t, proxied, "RATE_LIMIT_PER_MINUTE=0")
 	l := startLoad(t, srv, openSessions(t, srv, 4), 8)
 	defer l.stop()
 	l.waitFor(t, 100, 20*time.Second)
@@ -205,15 +213,8 @@ func TestGracefulShutdownUnderLoad(t *testing.T) {
 // connections, requests fail with 503 within the request timeout instead of
 // hanging, and service resumes when it answers again.
 func TestStalledDatabase(t *testing.T) {
-	dbURL := testutil.DatabaseURL(t, store.Postgres)
-	u, err := url.Parse(dbURL)
-	if err != nil {
-		t.Fatal(err)
-	}
-	proxy := testutil.NewProxy(t, u.Host)
-	proxied := *u
-	proxied.Host = proxy.Addr()
-	srv := startServer(t, proxied.String(), "RATE_LIMIT_PER_MINUTE=0", "REQUEST_TIMEOUT_SECONDS=2")
+	_, proxy, proxied := proxiedDatabase(t)
+	srv := startServer(t, proxied, "RATE_LIMIT_PER_MINUTE=0", "REQUEST_TIMEOUT_SECONDS=2")
 	sessionID := openSessions(t, srv, 1)[0]
 	path := "/api/messaging/sessions/" + sessionID + "/messages"
 

@@ -2,17 +2,23 @@ package graph
 
 import (
 	"context"
-	"time"
+	"slices"
+	"sync"
 
 	"github.com/99designs/gqlgen/graphql"
 	"github.com/google/uuid"
-	"github.com/vikstrous/dataloadgen"
 
 	"sessionhub/internal/chat"
+	"sessionhub/models"
 )
 
-// Per-operation data loaders. They are caches scoped to one GraphQL
-// operation, so they travel in its context; the services stay on the Resolver.
+// Per-operation loading of Session.messages. When an operation lists
+// sessions, the first Session.messages resolver fetches the latest messages
+// of every listed session in one query and the others read the result: a
+// page of sessions with their messages costs two queries however long the
+// page. (A time-window data loader would batch only the resolvers that
+// happen to start within its window.) The state is scoped to one operation,
+// so it travels in its context; the services stay on the Resolver.
 
 type loadersKey struct{}
 
@@ -23,13 +29,16 @@ type latestKey struct {
 }
 
 type loaders struct {
-	latestMessages *dataloadgen.Loader[latestKey, *chat.MessagePage]
+	svc      *chat.Service
+	mu       sync.Mutex
+	siblings []uuid.UUID // sessions this operation listed
+	pages    map[latestKey]*chat.MessagePage
 }
 
-// withLoaders gives each operation fresh loaders over svc.
+// withLoaders gives each operation its own loaders over svc.
 func withLoaders(svc *chat.Service) graphql.OperationMiddleware {
 	return func(ctx context.Context, next graphql.OperationHandler) graphql.ResponseHandler {
-		l := &loaders{latestMessages: dataloadgen.NewLoader(latestMessagesFetcher(svc), dataloadgen.WithWait(time.Millisecond))}
+		l := &loaders{svc: svc, pages: map[latestKey]*chat.MessagePage{}}
 		return next(context.WithValue(ctx, loadersKey{}, l))
 	}
 }
@@ -39,30 +48,37 @@ func loadersFrom(ctx context.Context) *loaders {
 	return l
 }
 
-// latestMessagesFetcher answers a batch of keys with one store query per
-// distinct page size (in practice one), results in key order.
-func latestMessagesFetcher(svc *chat.Service) func(context.Context, []latestKey) ([]*chat.MessagePage, []error) {
-	return func(ctx context.Context, keys []latestKey) ([]*chat.MessagePage, []error) {
-		pages := make([]*chat.MessagePage, len(keys))
-		errs := make([]error, len(keys))
-		bySize := map[int][]int{} // page size -> positions in keys
-		for i, k := range keys {
-			bySize[k.First] = append(bySize[k.First], i)
-		}
-		for size, positions := range bySize {
-			ids := make([]uuid.UUID, len(positions))
-			for j, pos := range positions {
-				ids[j] = keys[pos].SessionID
-			}
-			got, err := svc.LatestMessages(ctx, ids, size)
-			for j, pos := range positions {
-				if err != nil {
-					errs[pos] = err
-					continue
-				}
-				pages[pos] = got[j]
-			}
-		}
-		return pages, errs
+// noteListed records sessions the operation listed, whose messages may be asked for.
+func noteListed(ctx context.Context, sessions []*models.Session) {
+	l := loadersFrom(ctx)
+	if l == nil {
+		return
 	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	for _, s := range sessions {
+		l.siblings = append(l.siblings, s.ID)
+	}
+}
+
+// latestMessages returns a session's newest messages, fetching them for all
+// listed sessions at once the first time a page size is asked for.
+func (l *loaders) latestMessages(ctx context.Context, key latestKey) (*chat.MessagePage, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if page, ok := l.pages[key]; ok {
+		return page, nil
+	}
+	ids := []uuid.UUID{key.SessionID}
+	if slices.Contains(l.siblings, key.SessionID) {
+		ids = l.siblings
+	}
+	pages, err := l.svc.LatestMessages(ctx, ids, key.First)
+	if err != nil {
+		return nil, err
+	}
+	for i, id := range ids {
+		l.pages[latestKey{SessionID: id, First: key.First}] = pages[i]
+	}
+	return l.pages[key], nil
 }

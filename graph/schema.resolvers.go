@@ -91,6 +91,7 @@ func (r *queryResolver) Sessions(ctx context.Context, first *int, after *string,
 	if err != nil {
 		return nil, err
 	}
+	noteListed(ctx, page.Sessions)
 	return sessionConnection(page), nil
 }
 
@@ -120,7 +121,7 @@ func (r *sessionResolver) Messages(ctx context.Context, obj *models.Session, fir
 	args := pageArgs(first, after, last, before)
 	if l := loadersFrom(ctx); l != nil && args.After == "" && args.Before == "" && args.Last == nil {
 		// The newest messages of many sessions are batched into one query.
-		page, err := l.latestMessages.Load(ctx, latestKey{SessionID: obj.ID, First: deref(args.First, models.DefaultPageSize)})
+		page, err := l.latestMessages(ctx, latestKey{SessionID: obj.ID, First: deref(args.First, models.DefaultPageSize)})
 		if err != nil {
 			return nil, err
 		}

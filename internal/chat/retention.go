@@ -19,9 +19,14 @@ func (s *Service) Sweep(ctx context.Context, retention time.Duration) (int, erro
 		return 0, nil
 	}
 	cutoff := s.Now().Add(-retention)
+	return inBatches(func() (int, error) { return s.store.DeleteExpired(ctx, cutoff, SweepBatchSize) })
+}
+
+// inBatches repeats a bounded delete until a batch comes back short.
+func inBatches(deleteBatch func() (int, error)) (int, error) {
 	removed := 0
 	for {
-		n, err := s.store.DeleteExpired(ctx, cutoff, SweepBatchSize)
+		n, err := deleteBatch()
 		removed += n
 		if err != nil || n < SweepBatchSize {
 			return removed, err
@@ -33,14 +38,7 @@ func (s *Service) Sweep(ctx context.Context, retention time.Duration) (int, erro
 // batch by batch, and reports how many.
 func (s *Service) ForgetIdempotencyKeys(ctx context.Context) (int, error) {
 	cutoff := s.Now().Add(-models.IdempotencyTTL)
-	removed := 0
-	for {
-		n, err := s.store.DeleteIdempotencyKeysBefore(ctx, cutoff, SweepBatchSize)
-		removed += n
-		if err != nil || n < SweepBatchSize {
-			return removed, err
-		}
-	}
+	return inBatches(func() (int, error) { return s.store.DeleteIdempotencyKeysBefore(ctx, cutoff, SweepBatchSize) })
 }
 
 // Ping checks that the database answers.
