@@ -14,6 +14,7 @@ import (
 	"os"
 	"os/signal"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"syscall"
 	"time"
@@ -80,10 +81,15 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	}
 	serveErr := make(chan error, 1)
 	go func() { serveErr <- srv.Serve(ln) }()
-	sweepCtx, stopSweeping := context.WithCancel(context.Background())
-	defer stopSweeping()
-	go sweepExpired(sweepCtx, svc, cfg, log)
-	go announceLifetimes(sweepCtx, svc, log)
+	// Background work stops, and is waited for, before the database closes.
+	backgroundCtx, stopBackground := context.WithCancel(context.Background())
+	var background sync.WaitGroup
+	defer func() {
+		stopBackground()
+		background.Wait()
+	}()
+	background.Go(func() { sweepExpired(backgroundCtx, svc, cfg, log) })
+	background.Go(func() { announceLifetimes(backgroundCtx, svc, log) })
 	log.Info("sessionhub started", "addr", ln.Addr().String(), "database", string(db.Dialect()))
 	fmt.Fprintf(stdout, "sessionhub listening on http://127.0.0.1:%d\n", ln.Addr().(*net.TCPAddr).Port)
 
