@@ -30,6 +30,15 @@ func ParseJSONObject(raw []byte) (JSONObject, error) {
 	return JSONObject(buf.Bytes()), nil
 }
 
+// OrEmpty returns o, or {} for the zero value, so that stored and returned
+// objects are never null.
+func (o JSONObject) OrEmpty() JSONObject {
+	if len(o) == 0 {
+		return JSONObject("{}")
+	}
+	return o
+}
+
 // MarshalJSON writes the object; the zero value is {}.
 func (o JSONObject) MarshalJSON() ([]byte, error) {
 	if len(o) == 0 {

@@ -122,7 +122,7 @@ func newMessage(session *models.Session, authorID uuid.UUID, isAgent bool, in mo
 		AuthorID:    authorID,
 		IsAgent:     isAgent,
 		Content:     in.Content,
-		Metadata:    in.Metadata,
+		Metadata:    in.Metadata.OrEmpty(),
 		Attachments: in.Attachments,
 		CreatedAt:   now,
 	}

@@ -147,7 +147,7 @@ func (s *Service) CreateSession(ctx context.Context, in CreateSessionInput) (*mo
 		return nil, err
 	}
 	cfg := s.policy.Resolve(agent.SessionDefaults, in.Timeout)
-	session := models.NewSession(uuid.Must(uuid.NewV7()), agentID, userID, in.Metadata, cfg, s.Now())
+	session := models.NewSession(uuid.Must(uuid.NewV7()), agentID, userID, in.Metadata.OrEmpty(), cfg, s.Now())
 	if err := s.store.CreateSession(ctx, session); err != nil {
 		if errors.Is(err, models.ErrNotFound) { // the agent went away meanwhile
 			return nil, models.ErrAgentNotFound(in.AgentID)
