@@ -11,6 +11,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/http/pprof"
 	"os"
 	"os/signal"
 	"strings"
@@ -81,6 +82,10 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	}
 	serveErr := make(chan error, 1)
 	go func() { serveErr <- srv.Serve(ln) }()
+	if addr := getenv("PPROF_ADDR"); addr != "" {
+		// Profiling on its own listener (e.g. 127.0.0.1:6060), never on the public port.
+		go func() { log.Warn("pprof listener stopped", "err", http.ListenAndServe(addr, pprofMux())) }()
+	}
 	// Background work stops, and is waited for, before the database closes.
 	backgroundCtx, stopBackground := context.WithCancel(context.Background())
 	var background sync.WaitGroup
@@ -215,6 +220,14 @@ func withTimeout(requestTimeout time.Duration, next http.Handler) http.Handler {
 		defer cancel()
 		next.ServeHTTP(w, r.WithContext(ctx))
 	})
+}
+
+func pprofMux() *http.ServeMux {
+	mux := http.NewServeMux()
+	mux.HandleFunc("/debug/pprof/", pprof.Index)
+	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+	mux.HandleFunc("/debug/pprof/heap", pprof.Index)
+	return mux
 }
 
 func writeStatus(w http.ResponseWriter, code int, status string) {

@@ -20,6 +20,9 @@ type Session struct {
 	RenewalCount  int           `gorm:"not null"`
 	TimeoutConfig TimeoutConfig `gorm:"embedded"`
 
+	// Version grows with every write; stores use it for optimistic updates.
+	Version int64 `gorm:"not null;default:0"`
+
 	// Bookkeeping of published lifetime events (see the lifetime watcher).
 	NearExpiryNotifiedFor *time.Time `gorm:"column:near_expiry_notified_for"`
 	ExpiryNotified        bool       `gorm:"not null;default:false"`

@@ -61,6 +61,9 @@ func (s *Store) FindSession(ctx context.Context, id uuid.UUID) (*models.Session,
 // single connection and BEGIN IMMEDIATE on SQLite), lets apply change it, then
 // writes the session's mutable columns and the message in the same transaction.
 func (s *Store) UpdateSession(ctx context.Context, id uuid.UUID, apply func(*models.Session) (*models.Message, error)) (*models.Session, error) {
+	if s.dialect == Postgres {
+		return s.updateOptimistically(ctx, id, apply)
+	}
 	sess, _, err := s.updateSession(ctx, id, nil, apply)
 	return sess, err
 }
@@ -114,6 +117,7 @@ func (s *Store) updateSession(ctx context.Context, id uuid.UUID, key *models.Ide
 			"auto_renew":                sess.TimeoutConfig.AutoRenew,
 			"max_duration_minutes":      sess.TimeoutConfig.MaxDurationMinutes,
 			"warning_threshold_minutes": sess.TimeoutConfig.WarningThresholdMinutes,
+			"version":                   gorm.Expr("version + 1"),
 		}).Error; err != nil {
 			return err
 		}

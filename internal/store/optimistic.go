@@ -1,0 +1,97 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+
+	"github.com/google/uuid"
+	"gorm.io/gorm"
+
+	"sessionhub/models"
+)
+
+// optimisticAttempts is how often a write is retried against concurrent
+// writers before it falls back to the row-locked transaction.
+const optimisticAttempts = 3
+
+// writeSessionSQL writes a session's new state and inserts its message in
+// one statement: one round trip, atomic, and applied only if the session's
+// version is still the one that was read.
+const writeSessionSQL = `
+WITH u AS (
+	UPDATE sessions SET last_activity = $2, expires_at = $3, renewal_count = $4,
+		timeout_minutes = $5, auto_renew = $6, max_duration_minutes = $7, warning_threshold_minutes = $8,
+		version = version + 1
+	WHERE id = $1 AND version = $9
+	RETURNING id
+)
+INSERT INTO messages (id, session_id, author_id, is_agent, content, metadata, attachments, created_at)
+SELECT $10, u.id, $11, $12, $13, $14, $15, $16 FROM u`
+
+const writeSessionOnlySQL = `
+UPDATE sessions SET last_activity = $2, expires_at = $3, renewal_count = $4,
+	timeout_minutes = $5, auto_renew = $6, max_duration_minutes = $7, warning_threshold_minutes = $8,
+	version = version + 1
+WHERE id = $1 AND version = $9`
+
+// updateOptimistically is UpdateSession on PostgreSQL: read the session, let
+// apply change it, then write it and the message in one statement guarded by
+// the version read. If another writer got there first, apply runs again on
+// fresh state (so "now" is read again too); after a few lost races the
+// row-locked transaction takes over, so a hot session cannot livelock.
+func (s *Store) updateOptimistically(ctx context.Context, id uuid.UUID, apply func(*models.Session) (*models.Message, error)) (*models.Session, error) {
+	for range optimisticAttempts {
+		var sess models.Session
+		if err := s.db.WithContext(ctx).Take(&sess, "id = ?", id).Error; err != nil {
+			return nil, translate(err)
+		}
+		version := sess.Version
+		msg, err := apply(&sess)
+		if err != nil {
+			return nil, err
+		}
+		written, err := s.writeSession(ctx, &sess, version, msg)
+		if err != nil {
+			return nil, translate(err)
+		}
+		if written {
+			sess.Version = version + 1
+			return &sess, nil
+		}
+	}
+	sess, _, err := s.updateSession(ctx, id, nil, apply)
+	return sess, err
+}
+
+func (s *Store) writeSession(ctx context.Context, sess *models.Session, version int64, msg *models.Message) (bool, error) {
+	db, err := s.db.DB()
+	if err != nil {
+		return false, err
+	}
+	cfg := sess.TimeoutConfig
+	args := []any{sess.ID, sess.LastActivity.UTC(), sess.ExpiresAt.UTC(), sess.RenewalCount,
+		cfg.TimeoutMinutes, cfg.AutoRenew, cfg.MaxDurationMinutes, cfg.WarningThresholdMinutes, version}
+	query := writeSessionOnlySQL
+	if msg != nil {
+		metadata, _ := msg.Metadata.Value()
+		attachments, err := msg.Attachments.Value()
+		if err != nil {
+			return false, err
+		}
+		query = writeSessionSQL
+		args = append(args, msg.ID, msg.AuthorID, msg.IsAgent, msg.Content, metadata, attachments, msg.CreatedAt.UTC())
+	}
+	var res sql.Result
+	if res, err = db.ExecContext(ctx, query, args...); err != nil {
+		if t, ok := s.db.Dialector.(gorm.ErrorTranslator); ok {
+			err = t.Translate(err) // as GORM would: constraint violations become its sentinels
+		}
+		return false, err
+	}
+	n, err := res.RowsAffected()
+	if err != nil {
+		return false, err
+	}
+	return n == 1, nil
+}
+
