@@ -94,4 +94,3 @@ func (s *Store) writeSession(ctx context.Context, sess *models.Session, version 
 	}
 	return n == 1, nil
 }
-
