@@ -3,6 +3,7 @@ package pubsub
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"log/slog"
 	"sync"
@@ -37,7 +38,18 @@ type Postgres struct {
 	cancel context.CancelFunc
 	done   sync.WaitGroup
 	ready  chan struct{}
+
+	// Published events wait here for the flusher, which packs the events of
+	// many sends into one NOTIFY: every NOTIFY takes PostgreSQL's global
+	// notification-queue lock at commit, so one per send would serialise them.
+	outbox      chan []byte
+	flusherDone chan struct{}
+	closing     sync.RWMutex // held for reading while queueing, for writing to close the outbox
+	closed      bool
 }
+
+// flushWindow is how long the flusher waits for more events to share a NOTIFY.
+const flushWindow = time.Millisecond
 
 // NewPostgres connects to databaseURL and starts listening.
 func NewPostgres(ctx context.Context, databaseURL string, fetch FetchMessage, log *slog.Logger) (*Postgres, error) {
@@ -51,8 +63,10 @@ func NewPostgres(ctx context.Context, databaseURL string, fetch FetchMessage, lo
 		return nil, fmt.Errorf("pubsub: %w", err)
 	}
 	listenCtx, cancel := context.WithCancel(context.Background())
-	p := &Postgres{Broker: NewBroker(), pool: pool, fetch: fetch, log: log, cancel: cancel, ready: make(chan struct{})}
+	p := &Postgres{Broker: NewBroker(), pool: pool, fetch: fetch, log: log, cancel: cancel, ready: make(chan struct{}),
+		outbox: make(chan []byte, 4096), flusherDone: make(chan struct{})}
 	p.done.Go(func() { p.listen(listenCtx, cfg.ConnConfig) })
+	go p.flush()
 	select { // wait for the first LISTEN so that no event published after start-up is missed
 	case <-p.ready:
 	case <-time.After(5 * time.Second):
@@ -68,8 +82,8 @@ type wireEvent struct {
 	MessageID uuid.UUID `json:"mid,omitzero"`
 }
 
-// Publish sends the events to every replica in one NOTIFY (one round trip
-// per send, however many events it caused).
+// Publish queues the events of one committed change for every replica; they
+// leave, in order, in the next NOTIFY (within about a millisecond).
 func (p *Postgres) Publish(ctx context.Context, events ...models.Event) error {
 	if len(events) == 0 {
 		return nil
@@ -92,8 +106,64 @@ func (p *Postgres) Publish(ctx context.Context, events ...models.Event) error {
 			return err
 		}
 	}
-	_, err = p.pool.Exec(ctx, "SELECT pg_notify($1, $2)", channel, string(payload))
-	return err
+	item := payload[1 : len(payload)-1] // the events, without the array's brackets
+	p.closing.RLock()
+	defer p.closing.RUnlock()
+	if p.closed {
+		return errors.New("pubsub: closed")
+	}
+	select {
+	case p.outbox <- item:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// flush sends queued events, as many as fit in one payload per NOTIFY,
+// until the outbox is closed and drained.
+func (p *Postgres) flush() {
+	defer close(p.flusherDone)
+	var batch []byte
+	send := func() {
+		if len(batch) == 0 {
+			return
+		}
+		payload := "[" + string(batch) + "]"
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		if _, err := p.pool.Exec(ctx, "SELECT pg_notify($1, $2)", channel, payload); err != nil {
+			p.log.Warn("pubsub: NOTIFY failed; subscribers miss these events", "err", err, "bytes", len(payload))
+		}
+		cancel()
+		batch = batch[:0]
+	}
+	add := func(item []byte) {
+		if len(batch) > 0 && len(batch)+1+len(item) > maxPayload {
+			send()
+		}
+		if len(batch) > 0 {
+			batch = append(batch, ',')
+		}
+		batch = append(batch, item...)
+	}
+	for item := range p.outbox {
+		add(item)
+		window := time.After(flushWindow)
+	gather:
+		for {
+			select {
+			case more, ok := <-p.outbox:
+				if !ok {
+					break gather
+				}
+				add(more)
+			case <-window:
+				break gather
+			}
+		}
+		send()
+	}
+	send()
 }
 
 func (p *Postgres) listen(ctx context.Context, cfg *pgx.ConnConfig) {
@@ -156,8 +226,14 @@ func (p *Postgres) receive(ctx context.Context, conn *pgx.Conn) {
 	}
 }
 
-// Close stops listening and releases the connections.
+// Close sends what is queued, stops listening and releases the connections.
+// Publishing after Close is not allowed.
 func (p *Postgres) Close() error {
+	p.closing.Lock()
+	p.closed = true
+	close(p.outbox)
+	p.closing.Unlock()
+	<-p.flusherDone
 	p.cancel()
 	p.done.Wait()
 	p.pool.Close()

@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"database/sql"
+	"errors"
 
 	"github.com/google/uuid"
 	"gorm.io/gorm"
@@ -40,9 +41,13 @@ WHERE id = $1 AND version = $9`
 // fresh state (so "now" is read again too); after a few lost races the
 // row-locked transaction takes over, so a hot session cannot livelock.
 func (s *Store) updateOptimistically(ctx context.Context, id uuid.UUID, apply func(*models.Session) (*models.Message, error)) (*models.Session, error) {
+	db, err := s.db.DB()
+	if err != nil {
+		return nil, err
+	}
 	for range optimisticAttempts {
 		var sess models.Session
-		if err := s.db.WithContext(ctx).Take(&sess, "id = ?", id).Error; err != nil {
+		if err := readSession(ctx, db, id, &sess); err != nil {
 			return nil, translate(err)
 		}
 		version := sess.Version
@@ -61,6 +66,24 @@ func (s *Store) updateOptimistically(ctx context.Context, id uuid.UUID, apply fu
 	}
 	sess, _, err := s.updateSession(ctx, id, nil, apply)
 	return sess, err
+}
+
+// readSessionSQL lists the columns readSession scans, in order. (The hot
+// path reads without GORM's reflection.)
+const readSessionSQL = `SELECT id, agent_id, user_id, metadata, created_at, last_activity, expires_at,
+	renewal_count, timeout_minutes, auto_renew, max_duration_minutes, warning_threshold_minutes,
+	version, near_expiry_notified_for, expiry_notified
+	FROM sessions WHERE id = $1`
+
+func readSession(ctx context.Context, db *sql.DB, id uuid.UUID, s *models.Session) error {
+	err := db.QueryRowContext(ctx, readSessionSQL, id).Scan(&s.ID, &s.AgentID, &s.UserID, &s.Metadata,
+		&s.CreatedAt, &s.LastActivity, &s.ExpiresAt, &s.RenewalCount,
+		&s.TimeoutConfig.TimeoutMinutes, &s.TimeoutConfig.AutoRenew, &s.TimeoutConfig.MaxDurationMinutes,
+		&s.TimeoutConfig.WarningThresholdMinutes, &s.Version, &s.NearExpiryNotifiedFor, &s.ExpiryNotified)
+	if errors.Is(err, sql.ErrNoRows) {
+		return models.ErrNotFound
+	}
+	return err
 }
 
 func (s *Store) writeSession(ctx context.Context, sess *models.Session, version int64, msg *models.Message) (bool, error) {
