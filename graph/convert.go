@@ -1,6 +1,19 @@
 package graph
 
-import "sessionhub/models"
+import (
+	"sessionhub/graph/model"
+	"sessionhub/models"
+)
+
+// messageInput converts the send mutations' input.
+func messageInput(in model.SendSessionMessageInput) models.MessageInput {
+	return models.MessageInput{
+		Content:        in.Content,
+		Metadata:       in.Metadata,
+		Attachments:    values(in.Attachments),
+		IdempotencyKey: deref(in.IdempotencyKey),
+	}
+}
 
 // deref returns *p; for nil, the fallback if one is given, else the zero value.
 func deref[T any](p *T, fallback ...T) T {

@@ -38,22 +38,12 @@ func (r *mutationResolver) CreateSession(ctx context.Context, input model.Create
 
 // SendSessionMessage is the resolver for the sendSessionMessage field.
 func (r *mutationResolver) SendSessionMessage(ctx context.Context, sessionID string, input model.SendSessionMessageInput) (*models.Message, error) {
-	return r.Chat.SendMessage(ctx, sessionID, models.MessageInput{
-		Content:        input.Content,
-		Metadata:       input.Metadata,
-		Attachments:    values(input.Attachments),
-		IdempotencyKey: deref(input.IdempotencyKey),
-	})
+	return r.Chat.SendMessage(ctx, sessionID, messageInput(input))
 }
 
 // SendAgentMessage is the resolver for the sendAgentMessage field.
 func (r *mutationResolver) SendAgentMessage(ctx context.Context, sessionID string, input model.SendSessionMessageInput) (*models.Message, error) {
-	return r.Chat.SendAgentMessage(ctx, sessionID, models.MessageInput{
-		Content:        input.Content,
-		Metadata:       input.Metadata,
-		Attachments:    values(input.Attachments),
-		IdempotencyKey: deref(input.IdempotencyKey),
-	})
+	return r.Chat.SendAgentMessage(ctx, sessionID, messageInput(input))
 }
 
 // RenewSession is the resolver for the renewSession field.
