@@ -2,11 +2,15 @@ package main
 
 import (
 	"fmt"
+	"io"
+	"log/slog"
+	"net/url"
 	"strconv"
 	"strings"
 	"time"
 
 	"sessionhub/internal/auth"
+	"sessionhub/internal/telemetry"
 	"sessionhub/models"
 )
 
@@ -25,19 +29,62 @@ type config struct {
 	Auth            auth.Config
 	RateLimit       int // requests per minute per caller; 0 turns limiting off
 	AllowedOrigins  []string
+	LogLevel        string
+	LogFormat       string
+	Tracing         telemetry.TracingConfig
+	PprofAddr       string
+	// Clamped lists settings that were out of bounds and were clamped into
+	// them (as the reference does), for a warning at start-up.
+	Clamped []string
 }
 
-// loadConfig reads the environment. Session settings follow the reference:
+// loadConfig reads the settings from flags and the environment (see
+// settings.go) and validates them. Session settings follow the reference:
 // unset or empty means the default, a number out of bounds is clamped into
-// them. A value that is not a number at all is refused with a clear error
-// (the reference silently used the default; a typo should not go unnoticed).
-func loadConfig(getenv func(string) string) (config, error) {
+// them (and reported in Clamped). A value that is not a number at all is
+// refused with a clear error (the reference silently used the default; a
+// typo should not go unnoticed).
+func loadConfig(args []string, env func(string) string, out io.Writer) (config, error) {
+	getenv, err := resolveSettings(args, env, out)
+	if err != nil {
+		return config{}, err
+	}
 	cfg := config{
 		Port:            getenv("PORT"),
 		DatabaseURL:     getenv("DATABASE_URL"),
 		AppEnv:          getenv("APP_ENV"),
 		ShutdownTimeout: 20 * time.Second,
 		RequestTimeout:  10 * time.Second,
+		PprofAddr:       getenv("PPROF_ADDR"),
+		Tracing: telemetry.TracingConfig{
+			Endpoint:    getenv("OTEL_EXPORTER_OTLP_ENDPOINT"),
+			ServiceName: getenv("OTEL_SERVICE_NAME"),
+		},
+	}
+	switch cfg.AppEnv {
+	case "", "production", "staging", "development", "test":
+	default: // a typo of "production" must not leave the playground open
+		return config{}, fmt.Errorf("APP_ENV=%q: must be production, staging, development, test or empty", cfg.AppEnv)
+	}
+	if u := cfg.Tracing.Endpoint; u != "" {
+		if parsed, err := url.Parse(u); err != nil || (parsed.Scheme != "http" && parsed.Scheme != "https") || parsed.Host == "" {
+			return config{}, fmt.Errorf("OTEL_EXPORTER_OTLP_ENDPOINT=%q: must be an http(s) URL such as http://127.0.0.1:4318", u)
+		}
+	}
+	cfg.LogLevel = getenv("LOG_LEVEL")
+	if err := new(slog.Level).UnmarshalText([]byte(cfg.LogLevel)); err != nil {
+		return config{}, fmt.Errorf("LOG_LEVEL=%q: must be debug, info, warn or error", cfg.LogLevel)
+	}
+	cfg.LogFormat = strings.ToLower(getenv("LOG_FORMAT"))
+	switch cfg.LogFormat {
+	case "":
+		cfg.LogFormat = "text"
+		if cfg.AppEnv == "production" {
+			cfg.LogFormat = "json"
+		}
+	case "json", "text":
+	default:
+		return config{}, fmt.Errorf("LOG_FORMAT=%q: must be json or text", cfg.LogFormat)
 	}
 	cfg.Auth = auth.Config{
 		APIKeys:            splitList(getenv("AUTH_API_KEYS")),
@@ -52,7 +99,6 @@ func loadConfig(getenv func(string) string) (config, error) {
 		return config{}, fmt.Errorf("PORT=%q: must be a port number", cfg.Port)
 	}
 	production := cfg.AppEnv == "production"
-	var err error
 	if cfg.Introspection, err = boolEnv(getenv, "GRAPHQL_INTROSPECTION", !production); err != nil {
 		return config{}, err
 	}
@@ -74,7 +120,7 @@ func loadConfig(getenv func(string) string) (config, error) {
 		{"SESSION_WARNING_THRESHOLD_MINUTES", &cfg.Policy.WarningThresholdMinutes, d.WarningThresholdMinutes, 1, 60},
 	}
 	for _, v := range ints {
-		if *v.dst, err = clampedIntEnv(getenv, v.name, v.def, v.min, v.max); err != nil {
+		if *v.dst, err = cfg.clampedInt(getenv, v.name, v.def, v.min, v.max); err != nil {
 			return config{}, err
 		}
 	}
@@ -93,7 +139,14 @@ func loadConfig(getenv func(string) string) (config, error) {
 		}
 		cfg.RequestTimeout = time.Duration(n) * time.Second
 	}
-	cleanup, err := clampedIntEnv(getenv, "SESSION_CLEANUP_INTERVAL_MINUTES", 5, 1, 60)
+	if raw := getenv("SHUTDOWN_TIMEOUT_SECONDS"); raw != "" {
+		n, err := strconv.Atoi(raw)
+		if err != nil || n < 1 || n > 600 {
+			return config{}, fmt.Errorf("SHUTDOWN_TIMEOUT_SECONDS=%q: must be a whole number from 1 to 600", raw)
+		}
+		cfg.ShutdownTimeout = time.Duration(n) * time.Second
+	}
+	cleanup, err := cfg.clampedInt(getenv, "SESSION_CLEANUP_INTERVAL_MINUTES", 5, 1, 60)
 	if err != nil {
 		return config{}, err
 	}
@@ -118,7 +171,7 @@ func splitList(raw string) []string {
 	return out
 }
 
-func clampedIntEnv(getenv func(string) string, name string, def, lo, hi int) (int, error) {
+func (cfg *config) clampedInt(getenv func(string) string, name string, def, lo, hi int) (int, error) {
 	raw := getenv(name)
 	if raw == "" {
 		return def, nil
@@ -127,7 +180,11 @@ func clampedIntEnv(getenv func(string) string, name string, def, lo, hi int) (in
 	if err != nil {
 		return 0, fmt.Errorf("%s=%q: must be a whole number of minutes", name, raw)
 	}
-	return max(lo, min(n, hi)), nil
+	if clamped := max(lo, min(n, hi)); clamped != n {
+		cfg.Clamped = append(cfg.Clamped, fmt.Sprintf("%s=%d is outside %d..%d; using %d", name, n, lo, hi, clamped))
+		return clamped, nil
+	}
+	return n, nil
 }
 
 func boolEnv(getenv func(string) string, name string, def bool) (bool, error) {

@@ -20,6 +20,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/99designs/gqlgen/graphql"
 	"github.com/99designs/gqlgen/graphql/playground"
 
 	"sessionhub/graph"
@@ -28,6 +29,7 @@ import (
 	"sessionhub/internal/pubsub"
 	"sessionhub/internal/rest"
 	"sessionhub/internal/store"
+	"sessionhub/internal/telemetry"
 	"sessionhub/models"
 )
 
@@ -44,13 +46,37 @@ func main() {
 // returns. It prints "sessionhub listening on http://<addr>" to stdout once
 // the listener is open, on all interfaces (PORT=0 picks a free port).
 func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
-	cfg, err := loadConfig(getenv)
+	cfg, err := loadConfig(args, getenv, stdout)
+	if errors.Is(err, errHelp) {
+		return nil
+	}
 	if err != nil {
 		return err
 	}
-	log := newLogger(cfg, stderr)
+	log, err := telemetry.NewLogger(stderr, cfg.LogFormat, cfg.LogLevel)
+	if err != nil {
+		return err
+	}
+	for _, clamped := range cfg.Clamped {
+		log.Warn("setting out of bounds", "detail", clamped)
+	}
+	tracing, err := telemetry.NewTracing(ctx, cfg.Tracing)
+	if err != nil {
+		return err
+	}
+	defer func() {
+		flushCtx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		if err := tracing.Shutdown(flushCtx); err != nil {
+			log.Warn("flushing traces failed", "err", err)
+		}
+	}()
+	var storeOptions []store.Option
+	if tracing.Enabled() {
+		storeOptions = append(storeOptions, store.WithTracing(tracing.Provider()))
+	}
 
-	db, err := store.Open(ctx, cfg.DatabaseURL, log)
+	db, err := store.Open(ctx, cfg.DatabaseURL, log, storeOptions...)
 	if err != nil {
 		return err
 	}
@@ -65,24 +91,25 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return err
 	}
 	defer bus.Close()
-	svc := chat.New(db, models.SystemClock{}, cfg.Policy, chat.WithBus(bus), chat.WithLogger(log))
+	metrics := telemetry.NewMetrics(db.Pool(), string(db.Dialect()), bus.Subscribers)
+	svc := chat.New(db, models.SystemClock{}, cfg.Policy, chat.WithBus(bus), chat.WithLogger(log), chat.WithObserver(metrics))
 	var draining atomic.Bool
 	shutdown := make(chan struct{})
-	mux := newMux(cfg, svc, authenticator, &draining, shutdown, log)
+	handler := newHandler(cfg, deps{svc: svc, auth: authenticator, log: log, metrics: metrics, tracing: tracing}, &draining, shutdown)
 
 	ln, err := net.Listen("tcp", ":"+cfg.Port)
 	if err != nil {
 		return err
 	}
 	srv := &http.Server{
-		Handler:           mux,
+		Handler:           handler,
 		ReadHeaderTimeout: 10 * time.Second,
 		IdleTimeout:       2 * time.Minute,
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 	}
 	serveErr := make(chan error, 1)
 	go func() { serveErr <- srv.Serve(ln) }()
-	if addr := getenv("PPROF_ADDR"); addr != "" {
+	if addr := cfg.PprofAddr; addr != "" {
 		// Profiling on its own listener (e.g. 127.0.0.1:6060), never on the public port.
 		go func() { log.Warn("pprof listener stopped", "err", http.ListenAndServe(addr, pprofMux())) }()
 	}
@@ -168,7 +195,19 @@ func announceLifetimes(ctx context.Context, svc *chat.Service, log *slog.Logger)
 	}
 }
 
-func newMux(cfg config, svc *chat.Service, authenticator *auth.Authenticator, draining *atomic.Bool, shutdown <-chan struct{}, log *slog.Logger) *http.ServeMux {
+// deps are what the HTTP handler serves from.
+type deps struct {
+	svc     *chat.Service
+	auth    *auth.Authenticator
+	log     *slog.Logger
+	metrics *telemetry.Metrics
+	tracing *telemetry.Tracing
+}
+
+// newHandler routes every endpoint and wraps them all in request ids,
+// logging, metrics and (when configured) tracing.
+func newHandler(cfg config, d deps, draining *atomic.Bool, shutdown <-chan struct{}) http.Handler {
+	svc, authenticator, log := d.svc, d.auth, d.log
 	gate := &auth.Gate{Auth: authenticator, Limiter: auth.NewRateLimiter(cfg.RateLimit), Now: time.Now}
 	mux := http.NewServeMux()
 	gql := graph.NewHandler(svc, graph.Options{
@@ -178,6 +217,7 @@ func newMux(cfg config, svc *chat.Service, authenticator *auth.Authenticator, dr
 		OriginPatterns: cfg.AllowedOrigins,
 		MaxBodyBytes:   rest.MaxBodyBytes,
 		Shutdown:       shutdown,
+		Extensions:     []graphql.HandlerExtension{telemetry.GraphQL{Metrics: d.metrics, Tracer: d.tracing.Tracer()}},
 	})
 	mux.Handle("/query", withTimeout(cfg.RequestTimeout, gate.Wrap(gql, graph.WriteHTTPError)))
 	if cfg.Playground {
@@ -204,7 +244,24 @@ func newMux(cfg config, svc *chat.Service, authenticator *auth.Authenticator, dr
 		}
 		writeStatus(w, http.StatusOK, "ready")
 	})
-	return mux
+	mux.Handle("GET /metrics", d.metrics.Handler())
+
+	route := func(r *http.Request) (transport, pattern string) {
+		_, pattern = mux.Handler(r)
+		switch {
+		case pattern == "/query":
+			return "graphql", pattern
+		case pattern == "/api/":
+			if _, pattern = api.Handler(r); pattern == "" {
+				pattern = "unmatched"
+			}
+			return "rest", pattern
+		case pattern == "":
+			return "ops", "unmatched"
+		}
+		return "ops", pattern
+	}
+	return d.tracing.Handler(telemetry.Middleware(mux, d.metrics, log, route), route)
 }
 
 // withTimeout bounds a request's work; with the database's own statement
@@ -235,11 +292,4 @@ func writeStatus(w http.ResponseWriter, code int, status string) {
 	w.Header().Set("Cache-Control", "no-store")
 	w.WriteHeader(code)
 	fmt.Fprintf(w, "{\"status\":%q}\n", status)
-}
-
-func newLogger(cfg config, w io.Writer) *slog.Logger {
-	if cfg.AppEnv == "production" {
-		return slog.New(slog.NewJSONHandler(w, nil))
-	}
-	return slog.New(slog.NewTextHandler(w, nil))
 }

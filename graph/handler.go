@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/99designs/gqlgen/graphql"
 	"github.com/99designs/gqlgen/graphql/handler"
 	"github.com/99designs/gqlgen/graphql/handler/extension"
 	"github.com/99designs/gqlgen/graphql/handler/lru"
@@ -37,6 +38,8 @@ type Options struct {
 	MaxBodyBytes int64
 	// Shutdown closes every WebSocket connection when it closes.
 	Shutdown <-chan struct{}
+	// Extensions observe operations (metrics, tracing).
+	Extensions []graphql.HandlerExtension
 }
 
 // Limits on one operation (graphql-armor's defaults, with depth raised to
@@ -65,6 +68,9 @@ func NewHandler(svc *chat.Service, opts Options) http.Handler {
 	srv.AddTransport(transport.POST{})
 
 	srv.SetQueryCache(lru.New[*ast.QueryDocument](1000))
+	for _, ext := range opts.Extensions {
+		srv.Use(ext)
+	}
 	srv.Use(extension.AutomaticPersistedQuery{Cache: lru.New[string](100)})
 	srv.Use(extension.FixedComplexityLimit(maxComplexity))
 	srv.Use(shapeLimit{maxDepth: maxDepth, maxAliases: maxAliases})

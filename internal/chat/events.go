@@ -28,8 +28,13 @@ func (s *Service) publish(ctx context.Context, events ...models.Event) {
 	if len(events) == 0 {
 		return
 	}
+	if s.watch != nil {
+		for _, e := range events {
+			s.watch.Observe(e)
+		}
+	}
 	if err := s.bus.Publish(context.WithoutCancel(ctx), events...); err != nil {
-		s.log.Warn("publishing session events failed", "kind", events[0].Kind, "session", events[0].SessionID, "err", err)
+		s.log.WarnContext(ctx, "publishing session events failed", "kind", events[0].Kind, "session", events[0].SessionID, "err", err)
 	}
 }
 

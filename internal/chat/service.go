@@ -23,6 +23,13 @@ type Service struct {
 	policy models.SessionPolicy
 	bus    pubsub.Bus
 	log    *slog.Logger
+	watch  Observer
+}
+
+// Observer hears every committed change as it is announced (metrics count
+// sends, renewals and expiries from these). It must not block.
+type Observer interface {
+	Observe(models.Event)
 }
 
 // Option configures a Service.
@@ -33,6 +40,9 @@ func WithBus(bus pubsub.Bus) Option { return func(s *Service) { s.bus = bus } }
 
 // WithLogger sets the logger for failures that do not fail a request.
 func WithLogger(log *slog.Logger) Option { return func(s *Service) { s.log = log } }
+
+// WithObserver sets who hears committed changes besides subscribers.
+func WithObserver(o Observer) Option { return func(s *Service) { s.watch = o } }
 
 // New wires a service. The clock is the only source of "now" for every rule.
 func New(store Store, clock models.Clock, policy models.SessionPolicy, opts ...Option) *Service {

@@ -47,7 +47,10 @@ func (s *Store) updateOptimistically(ctx context.Context, id uuid.UUID, apply fu
 	}
 	for range optimisticAttempts {
 		var sess models.Session
-		if err := readSession(ctx, db, id, &sess); err != nil {
+		readCtx, end := s.span(ctx, "SELECT sessions")
+		err := readSession(readCtx, db, id, &sess)
+		end(err)
+		if err != nil {
 			return nil, translate(err)
 		}
 		version := sess.Version
@@ -55,7 +58,9 @@ func (s *Store) updateOptimistically(ctx context.Context, id uuid.UUID, apply fu
 		if err != nil {
 			return nil, err
 		}
-		written, err := s.writeSession(ctx, &sess, version, msg)
+		writeCtx, end := s.span(ctx, "UPDATE sessions")
+		written, err := s.writeSession(writeCtx, &sess, version, msg)
+		end(err)
 		if err != nil {
 			return nil, translate(err)
 		}

@@ -5,6 +5,7 @@ package store
 
 import (
 	"context"
+	"database/sql"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -15,9 +16,10 @@ import (
 	"time"
 
 	"github.com/glebarez/sqlite"
+	"go.opentelemetry.io/otel/trace"
 	"gorm.io/driver/postgres"
 	"gorm.io/gorm"
-	"gorm.io/gorm/logger"
+	"gorm.io/plugin/opentelemetry/tracing"
 )
 
 // Dialect names the database behind a Store.
@@ -35,18 +37,37 @@ const DefaultSQLitePath = "data/sessionhub.db"
 type Store struct {
 	db      *gorm.DB
 	dialect Dialect
+	sql     *sql.DB
+	tracer  trace.TracerProvider // nil: statements are not traced
 }
+
+// Option configures Open.
+type Option func(*options)
+
+type options struct{ tracer trace.TracerProvider }
+
+// WithTracing traces every statement as a span of the request that made it.
+func WithTracing(tp trace.TracerProvider) Option {
+	return func(o *options) { o.tracer = tp }
+}
+
+// Pool is the connection pool, for its statistics.
+func (s *Store) Pool() *sql.DB { return s.sql }
 
 // Open connects to databaseURL and migrates the schema. An empty URL opens the
 // embedded SQLite file at DefaultSQLitePath; "sqlite:<path>" opens another
 // SQLite file; "postgres://" or "postgresql://" URLs open PostgreSQL.
-func Open(ctx context.Context, databaseURL string, log *slog.Logger) (*Store, error) {
+func Open(ctx context.Context, databaseURL string, log *slog.Logger, opts ...Option) (*Store, error) {
 	dialect, dsn, err := parseURL(databaseURL)
 	if err != nil {
 		return nil, err
 	}
+	var o options
+	for _, opt := range opts {
+		opt(&o)
+	}
 	cfg := &gorm.Config{
-		Logger:                 logger.Discard,
+		Logger:                 newGormLogger(log),
 		TranslateError:         true,
 		SkipDefaultTransaction: true, // every multi-statement write opens its own transaction
 	}
@@ -79,7 +100,14 @@ func Open(ctx context.Context, databaseURL string, log *slog.Logger) (*Store, er
 		sqlDB.SetMaxIdleConns(16)
 		sqlDB.SetConnMaxIdleTime(5 * time.Minute)
 	}
-	s := &Store{db: db, dialect: dialect}
+	if o.tracer != nil {
+		// A span per statement, without bind values (they hold message content).
+		if err := db.Use(tracing.NewPlugin(tracing.WithTracerProvider(o.tracer), tracing.WithoutMetrics(),
+			tracing.WithoutQueryVariables(), tracing.WithDBSystem(string(dialect)))); err != nil {
+			return nil, err
+		}
+	}
+	s := &Store{db: db, dialect: dialect, sql: sqlDB, tracer: o.tracer}
 	if err := s.migrate(ctx, log); err != nil {
 		_ = sqlDB.Close()
 		return nil, err

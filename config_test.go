@@ -1,0 +1,126 @@
+package main
+
+import (
+	"bytes"
+	"errors"
+	"strings"
+	"testing"
+	"time"
+)
+
+func envOf(vars map[string]string) func(string) string {
+	return func(name string) string { return vars[name] }
+}
+
+func TestConfigSources(t *testing.T) {
+	tests := []struct {
+		name  string
+		args  []string
+		env   map[string]string
+		check func(t *testing.T, cfg config)
+	}{
+		{"defaults", nil, nil, func(t *testing.T, cfg config) {
+			if cfg.Port != "8080" || cfg.RateLimit != 1200 || cfg.RequestTimeout != 10*time.Second || cfg.ShutdownTimeout != 20*time.Second {
+				t.Errorf("port %q rate %d timeouts %v %v", cfg.Port, cfg.RateLimit, cfg.RequestTimeout, cfg.ShutdownTimeout)
+			}
+			if cfg.Policy.DefaultTimeoutMinutes != 30 || cfg.LogFormat != "text" || cfg.LogLevel != "info" || !cfg.Playground || !cfg.Introspection {
+				t.Errorf("policy %+v log %s/%s playground %v introspection %v", cfg.Policy, cfg.LogFormat, cfg.LogLevel, cfg.Playground, cfg.Introspection)
+			}
+			if cfg.Tracing.Endpoint != "" || cfg.Tracing.ServiceName != "sessionhub" {
+				t.Errorf("tracing %+v", cfg.Tracing)
+			}
+		}},
+		{"environment", nil, map[string]string{"PORT": "9000", "SESSION_DEFAULT_TIMEOUT_MINUTES": "45", "SHUTDOWN_TIMEOUT_SECONDS": "3"}, func(t *testing.T, cfg config) {
+			if cfg.Port != "9000" || cfg.Policy.DefaultTimeoutMinutes != 45 || cfg.ShutdownTimeout != 3*time.Second {
+				t.Errorf("port %q timeout %d shutdown %v", cfg.Port, cfg.Policy.DefaultTimeoutMinutes, cfg.ShutdownTimeout)
+			}
+		}},
+		{"a flag wins over the environment", []string{"--port", "9100", "-session-default-timeout-minutes=50"}, map[string]string{"PORT": "9000", "SESSION_DEFAULT_TIMEOUT_MINUTES": "45"}, func(t *testing.T, cfg config) {
+			if cfg.Port != "9100" || cfg.Policy.DefaultTimeoutMinutes != 50 {
+				t.Errorf("port %q timeout %d", cfg.Port, cfg.Policy.DefaultTimeoutMinutes)
+			}
+		}},
+		{"production turns off the playground and logs JSON", nil, map[string]string{"APP_ENV": "production"}, func(t *testing.T, cfg config) {
+			if cfg.Playground || cfg.Introspection || cfg.LogFormat != "json" {
+				t.Errorf("playground %v introspection %v format %s", cfg.Playground, cfg.Introspection, cfg.LogFormat)
+			}
+		}},
+		{"an explicit log format wins over production", []string{"--log-format", "TEXT"}, map[string]string{"APP_ENV": "production"}, func(t *testing.T, cfg config) {
+			if cfg.LogFormat != "text" {
+				t.Errorf("format %s", cfg.LogFormat)
+			}
+		}},
+		{"out of bounds session settings are clamped and reported", nil, map[string]string{"SESSION_DEFAULT_TIMEOUT_MINUTES": "99999", "SESSION_MIN_TIMEOUT_MINUTES": "0"}, func(t *testing.T, cfg config) {
+			if cfg.Policy.DefaultTimeoutMinutes != 10080 || cfg.Policy.MinTimeoutMinutes != 1 || len(cfg.Clamped) != 2 {
+				t.Errorf("policy %+v clamped %q", cfg.Policy, cfg.Clamped)
+			}
+		}},
+		{"tracing endpoint", []string{"--otel-exporter-otlp-endpoint", "http://127.0.0.1:4318"}, nil, func(t *testing.T, cfg config) {
+			if cfg.Tracing.Endpoint != "http://127.0.0.1:4318" {
+				t.Errorf("tracing %+v", cfg.Tracing)
+			}
+		}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			cfg, err := loadConfig(append([]string{"sessionhub"}, tt.args...), envOf(tt.env), &bytes.Buffer{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			tt.check(t, cfg)
+		})
+	}
+}
+
+func TestConfigRejectsBadValues(t *testing.T) {
+	tests := []struct {
+		args    []string
+		env     map[string]string
+		message string
+	}{
+		{nil, map[string]string{"PORT": "http"}, `PORT="http": must be a port number`},
+		{[]string{"--port", "70000"}, nil, `PORT="70000"`},
+		{nil, map[string]string{"SESSION_MAX_DURATION_MINUTES": "12h"}, `SESSION_MAX_DURATION_MINUTES="12h": must be a whole number of minutes`},
+		{nil, map[string]string{"GRAPHQL_PLAYGROUND": "yes please"}, `GRAPHQL_PLAYGROUND="yes please": must be true or false`},
+		{nil, map[string]string{"RATE_LIMIT_PER_MINUTE": "-1"}, `RATE_LIMIT_PER_MINUTE="-1"`},
+		{nil, map[string]string{"REQUEST_TIMEOUT_SECONDS": "0"}, `REQUEST_TIMEOUT_SECONDS="0": must be a whole number from 1 to 600`},
+		{nil, map[string]string{"SHUTDOWN_TIMEOUT_SECONDS": "soon"}, `SHUTDOWN_TIMEOUT_SECONDS="soon"`},
+		{nil, map[string]string{"SESSION_RETENTION_HOURS": "-2"}, `SESSION_RETENTION_HOURS="-2"`},
+		{nil, map[string]string{"LOG_LEVEL": "loud"}, `LOG_LEVEL="loud": must be debug, info, warn or error`},
+		{nil, map[string]string{"LOG_FORMAT": "xml"}, `LOG_FORMAT="xml": must be json or text`},
+		{nil, map[string]string{"APP_ENV": "prodution"}, `APP_ENV="prodution"`},
+		{nil, map[string]string{"OTEL_EXPORTER_OTLP_ENDPOINT": "collector:4318"}, `OTEL_EXPORTER_OTLP_ENDPOINT="collector:4318": must be an http(s) URL`},
+		{[]string{"--no-such-flag"}, nil, "flag provided but not defined: -no-such-flag (see --help)"},
+		{[]string{"serve"}, nil, `unexpected argument "serve"`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.message, func(t *testing.T) {
+			_, err := loadConfig(append([]string{"sessionhub"}, tt.args...), envOf(tt.env), &bytes.Buffer{})
+			if err == nil || !strings.Contains(err.Error(), tt.message) {
+				t.Fatalf("error %v, want it to contain %q", err, tt.message)
+			}
+		})
+	}
+}
+
+// TestHelpListsEverySetting: --help names each flag, its variable and its
+// default, and never prints a secret taken from the environment.
+func TestHelpListsEverySetting(t *testing.T) {
+	var out bytes.Buffer
+	_, err := loadConfig([]string{"sessionhub", "--help"}, envOf(map[string]string{"AUTH_JWT_HS256_SECRET": "s3cr3t-value"}), &out)
+	if !errors.Is(err, errHelp) {
+		t.Fatalf("err %v, want errHelp", err)
+	}
+	help := out.String()
+	for _, s := range settings {
+		if !strings.Contains(help, "-"+s.flagName()+" ") || !strings.Contains(help, "($"+s.env+")") {
+			t.Errorf("--help does not list %s as -%s", s.env, s.flagName())
+		}
+		if s.def != "" && !strings.Contains(help, `(default "`+s.def+`")`) {
+			t.Errorf("--help does not show %s's default %q", s.env, s.def)
+		}
+	}
+	if strings.Contains(help, "s3cr3t-value") {
+		t.Error("--help printed a secret from the environment")
+	}
+}

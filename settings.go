@@ -1,0 +1,94 @@
+package main
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"strings"
+)
+
+// setting is one configuration knob, read from a flag, else from its
+// environment variable, else its default.
+type setting struct {
+	env   string
+	def   string
+	usage string
+}
+
+// flagName is the setting's command-line spelling: PORT → --port.
+func (s setting) flagName() string {
+	return strings.ReplaceAll(strings.ToLower(s.env), "_", "-")
+}
+
+// settings lists every knob sessionhub has; README's table mirrors it.
+var settings = []setting{
+	{env: "PORT", def: "8080", usage: "TCP port to listen on, all interfaces (0 picks a free one)"},
+	{env: "DATABASE_URL", usage: "postgres://… or sqlite:<file>; empty is SQLite at ./data/sessionhub.db"},
+	{env: "APP_ENV", usage: "production turns off introspection and the playground and logs JSON"},
+	{env: "LOG_LEVEL", def: "info", usage: "debug, info, warn or error (debug logs every request)"},
+	{env: "LOG_FORMAT", usage: "json or text (default: json in production, text otherwise)"},
+	{env: "GRAPHQL_INTROSPECTION", usage: "true or false (default: true unless APP_ENV=production)"},
+	{env: "GRAPHQL_PLAYGROUND", usage: "serve GraphiQL at / (default: true unless APP_ENV=production)"},
+	{env: "SESSION_DEFAULT_TIMEOUT_MINUTES", def: "30", usage: "inactivity timeout of a new session, clamped to 1..10080"},
+	{env: "SESSION_MIN_TIMEOUT_MINUTES", def: "5", usage: "smallest timeout a session may ask for, clamped to 1..60"},
+	{env: "SESSION_MAX_TIMEOUT_MINUTES", def: "1440", usage: "largest timeout a session may ask for, clamped to 60..10080"},
+	{env: "SESSION_MAX_DURATION_MINUTES", def: "720", usage: "hard cap on a session's life, clamped to 60..20160"},
+	{env: "SESSION_WARNING_THRESHOLD_MINUTES", def: "5", usage: "isNearExpiration window, clamped to 1..60"},
+	{env: "SESSION_CLEANUP_INTERVAL_MINUTES", def: "5", usage: "how often the retention sweep runs, clamped to 1..60"},
+	{env: "SESSION_RETENTION_HOURS", def: "0", usage: "delete sessions this long after they expired; 0 keeps them"},
+	{env: "RATE_LIMIT_PER_MINUTE", def: "1200", usage: "requests per caller per minute on each replica; 0 turns limiting off"},
+	{env: "REQUEST_TIMEOUT_SECONDS", def: "10", usage: "longest a request may work, 1..600 (503 after)"},
+	{env: "SHUTDOWN_TIMEOUT_SECONDS", def: "20", usage: "how long in-flight requests may finish after SIGTERM, 1..600"},
+	{env: "AUTH_API_KEYS", usage: "comma-separated admin API keys (X-API-KEY or Authorization: Bearer); no keys and no JWT settings means no auth"},
+	{env: "AUTH_JWT_HS256_SECRET", usage: "shared secret for HS256 bearer tokens"},
+	{env: "AUTH_JWT_RS256_PUBLIC_KEY_FILE", usage: "PEM public key file for RS256 bearer tokens"},
+	{env: "WS_ALLOWED_ORIGINS", usage: "comma-separated origin host patterns allowed to open WebSockets (default: same origin)"},
+	{env: "OTEL_EXPORTER_OTLP_ENDPOINT", usage: "OTLP/HTTP collector base URL (e.g. http://127.0.0.1:4318); empty turns tracing off"},
+	{env: "OTEL_SERVICE_NAME", def: "sessionhub", usage: "service.name of exported spans"},
+	{env: "PPROF_ADDR", usage: "serve net/http/pprof on this address (e.g. 127.0.0.1:6060); empty turns it off"},
+}
+
+// errHelp is returned after --help printed the usage.
+var errHelp = errors.New("help requested")
+
+// resolveSettings parses args (flags win over the environment, which wins
+// over defaults) and returns a lookup of every setting by its env name.
+func resolveSettings(args []string, getenv func(string) string, out io.Writer) (func(string) string, error) {
+	name := "sessionhub"
+	if len(args) > 0 {
+		args = args[1:]
+	}
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	fs.SetOutput(io.Discard) // errors are returned; only --help prints
+	values := make(map[string]*string, len(settings))
+	for _, s := range settings {
+		values[s.env] = fs.String(s.flagName(), s.def, s.usage+" ($"+s.env+")")
+	}
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			fmt.Fprintf(out, "Usage: %s [flags]\n\nEvery flag can also be set by the environment variable named in its\nhelp; a flag wins over the variable.\n\n", name)
+			fs.SetOutput(out)
+			fs.PrintDefaults()
+			return nil, errHelp
+		}
+		return nil, fmt.Errorf("%w (see --help)", err)
+	}
+	if fs.NArg() > 0 {
+		return nil, fmt.Errorf("unexpected argument %q (settings are flags like --port 8080)", fs.Arg(0))
+	}
+	set := map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
+	resolved := make(map[string]string, len(settings))
+	for _, s := range settings {
+		switch v := getenv(s.env); {
+		case set[s.flagName()]:
+			resolved[s.env] = *values[s.env]
+		case v != "":
+			resolved[s.env] = v
+		default:
+			resolved[s.env] = s.def
+		}
+	}
+	return func(env string) string { return resolved[env] }, nil
+}
