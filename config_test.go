@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"errors"
+	"os"
 	"strings"
 	"testing"
 	"time"
@@ -122,5 +123,18 @@ func TestHelpListsEverySetting(t *testing.T) {
 	}
 	if strings.Contains(help, "s3cr3t-value") {
 		t.Error("--help printed a secret from the environment")
+	}
+}
+
+// TestReadmeListsEverySetting keeps the README's configuration table true.
+func TestReadmeListsEverySetting(t *testing.T) {
+	readme, err := os.ReadFile("README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, s := range settings {
+		if row := "| `" + s.env + "` `--" + s.flagName() + "` |"; !strings.Contains(string(readme), row) {
+			t.Errorf("README's configuration table has no row %q", row)
+		}
 	}
 }
