@@ -207,6 +207,9 @@ func (p *Postgres) receive(ctx context.Context, conn *pgx.Conn) {
 			}
 			return
 		}
+		if p.Subscribers() == 0 {
+			continue // nobody here listens: skip decoding (the busiest replica's common case)
+		}
 		var wire []wireEvent
 		if err := json.Unmarshal([]byte(n.Payload), &wire); err != nil {
 			p.log.Warn("pubsub: ignoring malformed notification", "err", err)

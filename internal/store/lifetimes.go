@@ -15,7 +15,7 @@ var claimNearExpirationSQL = map[Dialect]string{
 	Postgres: `UPDATE sessions SET near_expiry_notified_for = expires_at
 		WHERE id IN (
 			SELECT id FROM sessions
-			WHERE expires_at > @now
+			WHERE NOT expiry_notified AND expires_at > @now
 			  AND expires_at <= CAST(@now AS timestamptz) + warning_threshold_minutes * interval '1 minute'
 			  AND near_expiry_notified_for IS DISTINCT FROM expires_at
 			ORDER BY expires_at LIMIT @limit

@@ -119,8 +119,11 @@ func (s *Store) DeleteSession(ctx context.Context, id uuid.UUID) error {
 // expired before cutoff, and reports how many. On PostgreSQL, rows another
 // replica is already deleting are skipped rather than waited for.
 func (s *Store) DeleteExpired(ctx context.Context, cutoff time.Time, limit int) (int, error) {
+	// created_at < cutoff is implied (a session expires after it was
+	// created) and lets the sweep use created_at's index: expires_at has
+	// none, so that sends stay HOT updates.
 	batch := s.db.Model(&models.Session{}).Select("id").
-		Where("expires_at < ?", cutoff.UTC()).Order("expires_at").Limit(limit)
+		Where("created_at < ? AND expires_at < ?", cutoff.UTC(), cutoff.UTC()).Order("created_at").Limit(limit)
 	if s.dialect == Postgres {
 		batch = batch.Clauses(lockSkipLocked)
 	}

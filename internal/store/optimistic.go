@@ -35,39 +35,53 @@ UPDATE sessions SET last_activity = $2, expires_at = $3, renewal_count = $4,
 	version = version + 1
 WHERE id = $1 AND version = $9`
 
-// updateOptimistically is UpdateSession on PostgreSQL: read the session, let
-// apply change it, then write it and the message in one statement guarded by
-// the version read. If another writer got there first, apply runs again on
-// fresh state (so "now" is read again too); after a few lost races the
-// row-locked transaction takes over, so a hot session cannot livelock.
+// updateOptimistically is UpdateSession on PostgreSQL: take the session as
+// last written by this process (or read it), let apply change it, then write
+// it and the message in one statement guarded by the version it had. A send
+// to a session this replica wrote last is therefore one round trip. If
+// another writer got there first — or the remembered copy is stale, or a
+// rule refused on it — the session is read afresh and apply runs again (so
+// "now" is read again too); after a few lost races the row-locked
+// transaction takes over, so a hot session cannot livelock.
 func (s *Store) updateOptimistically(ctx context.Context, id uuid.UUID, apply func(*models.Session) (*models.Message, error)) (*models.Session, error) {
-	db, err := s.db.DB()
-	if err != nil {
-		return nil, err
-	}
-	for range optimisticAttempts {
+	for attempt := range optimisticAttempts {
 		var sess models.Session
-		readCtx, end := s.span(ctx, "SELECT sessions")
-		err := readSession(readCtx, db, id, &sess)
-		end(err)
-		if err != nil {
-			return nil, translate(err)
+		remembered := attempt == 0 && s.recent.get(id, &sess)
+		if !remembered {
+			readCtx, end := s.span(ctx, "SELECT sessions")
+			err := readSession(readCtx, s.sql, id, &sess)
+			end(err)
+			if err != nil {
+				s.recent.forget(id)
+				return nil, translate(err)
+			}
 		}
 		version := sess.Version
 		msg, err := apply(&sess)
 		if err != nil {
+			if remembered {
+				continue // confirm the refusal on the stored state
+			}
 			return nil, err
 		}
 		writeCtx, end := s.span(ctx, "UPDATE sessions")
-		written, err := s.writeSession(writeCtx, &sess, version, msg)
+		var written bool
+		if msg != nil {
+			written, err = s.sends.write(writeCtx, &sess, version, msg) // shares a commit with concurrent sends
+		} else {
+			written, err = s.writeSession(writeCtx, &sess, version, nil)
+		}
 		end(err)
 		if err != nil {
+			s.recent.forget(id)
 			return nil, translate(err)
 		}
 		if written {
 			sess.Version = version + 1
+			s.recent.put(&sess)
 			return &sess, nil
 		}
+		s.recent.forget(id)
 	}
 	sess, _, err := s.updateSession(ctx, id, nil, apply)
 	return sess, err
@@ -92,10 +106,6 @@ func readSession(ctx context.Context, db *sql.DB, id uuid.UUID, s *models.Sessio
 }
 
 func (s *Store) writeSession(ctx context.Context, sess *models.Session, version int64, msg *models.Message) (bool, error) {
-	db, err := s.db.DB()
-	if err != nil {
-		return false, err
-	}
 	cfg := sess.TimeoutConfig
 	args := []any{sess.ID, sess.LastActivity.UTC(), sess.ExpiresAt.UTC(), sess.RenewalCount,
 		cfg.TimeoutMinutes, cfg.AutoRenew, cfg.MaxDurationMinutes, cfg.WarningThresholdMinutes, version}
@@ -109,8 +119,8 @@ func (s *Store) writeSession(ctx context.Context, sess *models.Session, version 
 		query = writeSessionSQL
 		args = append(args, msg.ID, msg.AuthorID, msg.IsAgent, msg.Content, metadata, attachments, msg.CreatedAt.UTC())
 	}
-	var res sql.Result
-	if res, err = db.ExecContext(ctx, query, args...); err != nil {
+	res, err := s.sql.ExecContext(ctx, query, args...)
+	if err != nil {
 		if t, ok := s.db.Dialector.(gorm.ErrorTranslator); ok {
 			err = t.Translate(err) // as GORM would: constraint violations become its sentinels
 		}

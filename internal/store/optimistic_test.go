@@ -2,6 +2,8 @@ package store_test
 
 import (
 	"context"
+	"errors"
+	"slices"
 	"testing"
 	"time"
 
@@ -61,5 +63,84 @@ func TestUpdateSessionRetriesAfterAConcurrentWrite(t *testing.T) {
 	s.DB().Table("messages").Where("session_id = ?", sess.ID).Count(&messages)
 	if stored.RenewalCount != 11 || stored.Version != 2 || messages != 1 {
 		t.Errorf("stored renewal_count %d, version %d, %d messages; want 11, 2, 1", stored.RenewalCount, stored.Version, messages)
+	}
+}
+
+// TestRememberedSessionsAreNeverTrusted: a replica starts a send from the
+// copy of the session it wrote last, but the version guard decides. When
+// another replica wrote since, the write misses and the send is redone on
+// the stored state; a rule that refuses on the remembered copy is checked
+// again on the stored state; a session deleted elsewhere is not found.
+func TestRememberedSessionsAreNeverTrusted(t *testing.T) {
+	ctx := context.Background()
+	url := testutil.DatabaseURL(t, store.Postgres)
+	replicas := make([]*store.Store, 2)
+	for i := range replicas {
+		s, err := store.Open(ctx, url, testutil.Logger())
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { _ = s.Close() })
+		replicas[i] = s
+	}
+	a, b := replicas[0], replicas[1]
+	now := time.Date(2026, 8, 1, 12, 0, 0, 0, time.UTC)
+	agent := &models.Agent{ID: uuid.New(), Name: "a", CreatedAt: now}
+	if err := a.CreateAgent(ctx, agent); err != nil {
+		t.Fatal(err)
+	}
+	sess := models.NewSession(uuid.New(), agent.ID, uuid.New(), nil, models.DefaultSessionPolicy().Resolve(), now)
+	sess.Metadata = models.JSONObject("{}")
+	if err := a.CreateSession(ctx, sess); err != nil {
+		t.Fatal(err)
+	}
+	update := func(s *store.Store, rule func(*models.Session) error) (seen []int, err error) {
+		_, err = s.UpdateSession(ctx, sess.ID, func(cur *models.Session) (*models.Message, error) {
+			seen = append(seen, cur.RenewalCount)
+			if rule != nil {
+				if err := rule(cur); err != nil {
+					return nil, err
+				}
+			}
+			cur.RenewalCount++
+			return nil, nil
+		})
+		return seen, err
+	}
+	mustSee := func(s *store.Store, rule func(*models.Session) error, want ...int) {
+		t.Helper()
+		seen, err := update(s, rule)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !slices.Equal(seen, want) {
+			t.Errorf("apply saw renewal counts %v, want %v", seen, want)
+		}
+	}
+
+	mustSee(a, nil, 0)    // read, written, remembered at 1
+	mustSee(a, nil, 1)    // from memory: one round trip
+	mustSee(b, nil, 2)    // the other replica moves it to 3
+	mustSee(a, nil, 2, 3) // a's copy (2) is stale: the guarded write misses, redone on 3
+	mustSee(b, nil, 3, 4) // and so is b's (3)
+
+	atLeastFive := func(cur *models.Session) error {
+		if cur.RenewalCount < 5 {
+			return models.ErrValidation("refused on a stale copy")
+		}
+		return nil
+	}
+	mustSee(a, atLeastFive, 4, 5) // refused on the copy (4), allowed on the stored state (5)
+
+	if err := b.DeleteSession(ctx, sess.ID); err != nil {
+		t.Fatal(err)
+	}
+	if seen, err := update(a, nil); !errors.Is(err, models.ErrNotFound) || !slices.Equal(seen, []int{6}) {
+		t.Errorf("update of a session deleted elsewhere: saw %v, err %v; want [6] and not found", seen, err)
+	}
+	stored := 0
+	a.DB().Table("sessions").Where("id = ?", sess.ID).Select("count(*)").Scan(&stored)
+	if stored != 0 {
+		t.Error("the deleted session came back")
 	}
 }

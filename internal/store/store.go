@@ -39,6 +39,8 @@ type Store struct {
 	dialect Dialect
 	sql     *sql.DB
 	tracer  trace.TracerProvider // nil: statements are not traced
+	recent  recentSessions       // PostgreSQL's optimistic sends start from these
+	sends   *groupCommitter      // and commit together
 }
 
 // Option configures Open.
@@ -108,6 +110,10 @@ func Open(ctx context.Context, databaseURL string, log *slog.Logger, opts ...Opt
 		}
 	}
 	s := &Store{db: db, dialect: dialect, sql: sqlDB, tracer: o.tracer}
+	if dialect == Postgres {
+		s.recent = newRecentSessions()
+		s.sends = newGroupCommitter(sqlDB, s.writeSession)
+	}
 	if err := s.migrate(ctx, log); err != nil {
 		_ = sqlDB.Close()
 		return nil, err

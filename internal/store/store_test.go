@@ -247,7 +247,7 @@ func TestSchemaIndexes(t *testing.T) {
 			columns []string // an index must start with these, in this order
 		}{
 			{&models.Message{}, "messages", []string{"session_id", "created_at", "id"}},
-			{&models.Session{}, "sessions", []string{"expires_at"}},
+			{&models.Session{}, "sessions", []string{"created_at"}}, // the sweep; expires_at has none on PostgreSQL (HOT sends)
 			{&models.Session{}, "sessions", []string{"agent_id"}},
 			{&models.Session{}, "sessions", []string{"user_id"}},
 			{&models.IdempotencyKey{}, "idempotency_keys", []string{"created_at"}},
