@@ -45,10 +45,12 @@ type Options struct {
 // Limits on one operation (graphql-armor's defaults, with depth raised to
 // fit sessions → edges → node → messages → edges → node → field).
 const (
-	maxDepth      = 10
-	maxAliases    = 15
-	maxTokens     = 2000
-	maxComplexity = 5000
+	maxDepth   = 10
+	maxAliases = 15
+	// maxIntrospectionDepth fits GraphiQL's introspection query (14).
+	maxIntrospectionDepth = 16
+	maxTokens             = 2000
+	maxComplexity         = 5000
 )
 
 // NewHandler builds the /query handler, configured once: transports, caches,
@@ -73,7 +75,7 @@ func NewHandler(svc *chat.Service, opts Options) http.Handler {
 	}
 	srv.Use(extension.AutomaticPersistedQuery{Cache: lru.New[string](100)})
 	srv.Use(extension.FixedComplexityLimit(maxComplexity))
-	srv.Use(shapeLimit{maxDepth: maxDepth, maxAliases: maxAliases})
+	srv.Use(shapeLimit{maxDepth: maxDepth, maxIntrospectionDepth: maxIntrospectionDepth, maxAliases: maxAliases})
 	srv.SetParserTokenLimit(maxTokens)
 	if opts.Introspection {
 		srv.Use(extension.Introspection{})

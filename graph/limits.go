@@ -13,9 +13,12 @@ import (
 
 // shapeLimit refuses operations nested deeper than maxDepth fields or using
 // more than maxAliases aliases (alias batching defeats per-request limits).
-// gqlgen has neither limit built in.
+// gqlgen has neither limit built in. Introspection (__schema, __type) has its
+// own depth limit: the query GraphiQL and graphql-js send unwraps type
+// references (ofType) 9 levels deep, 14 in all, and __Type.fields makes
+// deeper ones cyclic, so they are bounded too.
 type shapeLimit struct {
-	maxDepth, maxAliases int
+	maxDepth, maxIntrospectionDepth, maxAliases int
 }
 
 var (
@@ -30,39 +33,49 @@ func (l shapeLimit) MutateOperationContext(_ context.Context, oc *graphql.Operat
 	if oc.Operation == nil {
 		return nil
 	}
-	depth, aliases := measure(oc.Operation.SelectionSet, 0)
+	var m measurement
+	m.measure(oc.Operation.SelectionSet, 0, false)
 	switch {
-	case depth > l.maxDepth:
-		return limitError(fmt.Sprintf("Query is nested %d levels deep; the limit is %d", depth, l.maxDepth))
-	case aliases > l.maxAliases:
-		return limitError(fmt.Sprintf("Query uses %d aliases; the limit is %d", aliases, l.maxAliases))
+	case m.depth > l.maxDepth:
+		return limitError(fmt.Sprintf("Query is nested %d levels deep; the limit is %d", m.depth, l.maxDepth))
+	case m.introspectionDepth > l.maxIntrospectionDepth:
+		return limitError(fmt.Sprintf("Introspection is nested %d levels deep; the limit is %d", m.introspectionDepth, l.maxIntrospectionDepth))
+	case m.aliases > l.maxAliases:
+		return limitError(fmt.Sprintf("Query uses %d aliases; the limit is %d", m.aliases, l.maxAliases))
 	}
 	return nil
 }
 
-// measure returns the deepest field nesting below set and the aliases in it.
-// Fragments are expanded where they are spread (the validator has already
-// rejected cycles).
-func measure(set ast.SelectionSet, depth int) (deepest, aliases int) {
-	deepest = depth
+// measurement is the deepest field nesting of an operation, outside and
+// inside introspection, and the aliases it uses.
+type measurement struct {
+	depth, introspectionDepth, aliases int
+}
+
+// measure walks set, whose fields are at depth+1. Fragments are expanded
+// where they are spread (the validator has already rejected cycles).
+func (m *measurement) measure(set ast.SelectionSet, depth int, introspection bool) {
 	for _, sel := range set {
-		var d, a int
 		switch s := sel.(type) {
 		case *ast.Field:
 			if s.Alias != "" && s.Alias != s.Name {
-				aliases++
+				m.aliases++
 			}
-			d, a = measure(s.SelectionSet, depth+1)
+			inside := introspection || s.Name == "__schema" || s.Name == "__type"
+			if inside {
+				m.introspectionDepth = max(m.introspectionDepth, depth+1)
+			} else {
+				m.depth = max(m.depth, depth+1)
+			}
+			m.measure(s.SelectionSet, depth+1, inside)
 		case *ast.InlineFragment:
-			d, a = measure(s.SelectionSet, depth)
+			m.measure(s.SelectionSet, depth, introspection)
 		case *ast.FragmentSpread:
 			if s.Definition != nil {
-				d, a = measure(s.Definition.SelectionSet, depth)
+				m.measure(s.Definition.SelectionSet, depth, introspection)
 			}
 		}
-		deepest, aliases = max(deepest, d), aliases+a
 	}
-	return deepest, aliases
 }
 
 func limitError(message string) *gqlerror.Error {

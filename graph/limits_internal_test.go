@@ -12,7 +12,7 @@ import (
 // enough to reach with this schema, fragments included.
 func TestShapeLimitCounts(t *testing.T) {
 	schema := NewExecutableSchema(Config{Resolvers: &Resolver{}}).Schema()
-	limit := shapeLimit{maxDepth: 3, maxAliases: 2}
+	limit := shapeLimit{maxDepth: 3, maxIntrospectionDepth: 5, maxAliases: 2}
 	cases := []struct {
 		name, query string
 		ok          bool
@@ -24,6 +24,10 @@ func TestShapeLimitCounts(t *testing.T) {
 		{"two aliases", `{ a: sessions { nodes { id } } b: sessions { nodes { id } } }`, true},
 		{"three aliases, one in a fragment", `fragment F on Session { x: id } { a: sessions { nodes { ...F } } b: sessions { nodes { id } } }`, false},
 		{"a field named as itself is no alias", `{ sessions: sessions { nodes { id: id } } }`, true},
+		{"introspection five levels", `{ __schema { types { fields { type { name } } } } }`, true},
+		{"introspection six levels", `{ __schema { types { fields { type { ofType { name } } } } } }`, false},
+		{"introspection six levels through a fragment", `fragment T on __Type { ofType { name } } { __type(name: "Session") { fields { type { ofType { ...T } } } } }`, false},
+		{"introspection beside a query too deep", `{ __typename sessions { nodes { timeoutConfig { autoRenew } } } }`, false},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
