@@ -21,11 +21,11 @@ import (
 	"time"
 
 	"github.com/99designs/gqlgen/graphql"
-	"github.com/99designs/gqlgen/graphql/playground"
 
 	"sessionhub/graph"
 	"sessionhub/internal/auth"
 	"sessionhub/internal/chat"
+	"sessionhub/internal/playground"
 	"sessionhub/internal/pubsub"
 	"sessionhub/internal/rest"
 	"sessionhub/internal/store"
@@ -221,7 +221,9 @@ func newHandler(cfg config, d deps, draining *atomic.Bool, shutdown <-chan struc
 	})
 	mux.Handle("/query", withTimeout(cfg.RequestTimeout, gate.Wrap(gql, graph.WriteHTTPError)))
 	if cfg.Playground {
-		mux.Handle("GET /{$}", playground.Handler("sessionhub", "/query"))
+		pg := playground.New("sessionhub", "/query")
+		mux.Handle("GET /{$}", pg)
+		mux.Handle("GET "+playground.AssetPrefix, pg)
 	}
 	shim := rest.New(svc, log)
 	api := http.NewServeMux()
@@ -245,6 +247,7 @@ func newHandler(cfg config, d deps, draining *atomic.Bool, shutdown <-chan struc
 		writeStatus(w, http.StatusOK, "ready")
 	})
 	mux.Handle("GET /metrics", d.metrics.Handler())
+	mux.HandleFunc("GET /openapi.json", rest.ServeOpenAPI)
 
 	route := func(r *http.Request) (transport, pattern string) {
 		_, pattern = mux.Handler(r)

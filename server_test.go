@@ -1,9 +1,11 @@
 package main
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"os"
 	"regexp"
 	"slices"
 	"strings"
@@ -316,5 +318,19 @@ func TestHealthAndReadiness(t *testing.T) {
 		if res := srv.do(t, "GET", path, "", ""); res.Status != http.StatusOK {
 			t.Errorf("%s: %d %s", path, res.Status, res.Body)
 		}
+	}
+}
+
+// TestServesOpenAPI: the running server serves the shim's OpenAPI document
+// (kept true by internal/rest's TestOpenAPI) at /openapi.json.
+func TestServesOpenAPI(t *testing.T) {
+	srv := startServer(t, testutil.DatabaseURL(t, store.SQLite))
+	res := srv.do(t, "GET", "/openapi.json", "", "")
+	want, err := os.ReadFile("internal/rest/openapi.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Status != http.StatusOK || res.Header.Get("Content-Type") != "application/json" || !bytes.Equal(res.Body, want) {
+		t.Errorf("/openapi.json: %d %q, want 200 application/json with internal/rest/openapi.json", res.Status, res.Header.Get("Content-Type"))
 	}
 }
