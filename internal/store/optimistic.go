@@ -44,6 +44,11 @@ WHERE id = $1 AND version = $9`
 // "now" is read again too); after a few lost races the row-locked
 // transaction takes over, so a hot session cannot livelock.
 func (s *Store) updateOptimistically(ctx context.Context, id uuid.UUID, apply func(*models.Session) (*models.Message, error)) (*models.Session, error) {
+	release, err := s.turns.take(ctx, id)
+	if err != nil {
+		return nil, translate(err)
+	}
+	defer release()
 	for attempt := range optimisticAttempts {
 		var sess models.Session
 		remembered := attempt == 0 && s.recent.get(id, &sess)

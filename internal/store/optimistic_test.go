@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"slices"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -20,7 +22,8 @@ import (
 // is lost and the message is stored once.
 func TestUpdateSessionRetriesAfterAConcurrentWrite(t *testing.T) {
 	ctx := context.Background()
-	s := testutil.OpenStore(t, store.Postgres)
+	url := testutil.DatabaseURL(t, store.Postgres)
+	s, other := openReplica(t, url), openReplica(t, url)
 	now := time.Date(2026, 8, 1, 12, 0, 0, 0, time.UTC)
 	agent := &models.Agent{ID: uuid.New(), Name: "a", CreatedAt: now}
 	if err := s.CreateAgent(ctx, agent); err != nil {
@@ -37,8 +40,8 @@ func TestUpdateSessionRetriesAfterAConcurrentWrite(t *testing.T) {
 	msgID := uuid.New()
 	updated, err := s.UpdateSession(ctx, sess.ID, func(cur *models.Session) (*models.Message, error) {
 		calls++
-		if calls == 1 { // another writer gets in between our read and our write
-			if _, err := s.UpdateSession(ctx, sess.ID, func(other *models.Session) (*models.Message, error) {
+		if calls == 1 { // another replica's write gets in between our read and our write
+			if _, err := other.UpdateSession(ctx, sess.ID, func(other *models.Session) (*models.Message, error) {
 				other.RenewalCount += 10
 				return nil, nil
 			}); err != nil {
@@ -74,16 +77,7 @@ func TestUpdateSessionRetriesAfterAConcurrentWrite(t *testing.T) {
 func TestRememberedSessionsAreNeverTrusted(t *testing.T) {
 	ctx := context.Background()
 	url := testutil.DatabaseURL(t, store.Postgres)
-	replicas := make([]*store.Store, 2)
-	for i := range replicas {
-		s, err := store.Open(ctx, url, testutil.Logger())
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { _ = s.Close() })
-		replicas[i] = s
-	}
-	a, b := replicas[0], replicas[1]
+	a, b := openReplica(t, url), openReplica(t, url)
 	now := time.Date(2026, 8, 1, 12, 0, 0, 0, time.UTC)
 	agent := &models.Agent{ID: uuid.New(), Name: "a", CreatedAt: now}
 	if err := a.CreateAgent(ctx, agent); err != nil {
@@ -142,5 +136,108 @@ func TestRememberedSessionsAreNeverTrusted(t *testing.T) {
 	a.DB().Table("sessions").Where("id = ?", sess.ID).Select("count(*)").Scan(&stored)
 	if stored != 0 {
 		t.Error("the deleted session came back")
+	}
+}
+
+// openReplica opens one more Store on the database at url, as another
+// server process would.
+func openReplica(t *testing.T, url string) *store.Store {
+	t.Helper()
+	s, err := store.Open(context.Background(), url, testutil.Logger())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = s.Close() })
+	return s
+}
+
+// TestConcurrentSendsToOneSessionTakeTurns: in one process, sends to one
+// session wait for each other instead of racing, so each starts from the
+// copy the previous one wrote and none is redone (apply runs once per send).
+func TestConcurrentSendsToOneSessionTakeTurns(t *testing.T) {
+	ctx := context.Background()
+	s := openReplica(t, testutil.DatabaseURL(t, store.Postgres))
+	now := time.Date(2026, 8, 1, 12, 0, 0, 0, time.UTC)
+	agent := &models.Agent{ID: uuid.New(), Name: "a", CreatedAt: now}
+	if err := s.CreateAgent(ctx, agent); err != nil {
+		t.Fatal(err)
+	}
+	sess := models.NewSession(uuid.New(), agent.ID, uuid.New(), nil, models.DefaultSessionPolicy().Resolve(), now)
+	sess.Metadata = models.JSONObject("{}")
+	if err := s.CreateSession(ctx, sess); err != nil {
+		t.Fatal(err)
+	}
+	const senders = 32
+	var applies atomic.Int64
+	var wg sync.WaitGroup
+	for range senders {
+		wg.Go(func() {
+			_, err := s.UpdateSession(ctx, sess.ID, func(cur *models.Session) (*models.Message, error) {
+				applies.Add(1)
+				cur.RenewalCount++
+				return &models.Message{ID: uuid.New(), SessionID: cur.ID, AuthorID: cur.UserID, Content: "x",
+					Metadata: models.JSONObject("{}"), CreatedAt: now}, nil
+			})
+			if err != nil {
+				t.Error(err)
+			}
+		})
+	}
+	wg.Wait()
+	stored, err := s.FindSession(ctx, sess.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if stored.RenewalCount != senders || applies.Load() != senders {
+		t.Errorf("renewal count %d after %d applies, want %d and %d (no send redone)", stored.RenewalCount, applies.Load(), senders, senders)
+	}
+}
+
+// TestWaitingForATurnEndsWithTheContext: a send queued behind a slow one
+// to the same session gives up when its request does, and is not applied.
+func TestWaitingForATurnEndsWithTheContext(t *testing.T) {
+	ctx := context.Background()
+	s := openReplica(t, testutil.DatabaseURL(t, store.Postgres))
+	now := time.Date(2026, 8, 1, 12, 0, 0, 0, time.UTC)
+	agent := &models.Agent{ID: uuid.New(), Name: "a", CreatedAt: now}
+	if err := s.CreateAgent(ctx, agent); err != nil {
+		t.Fatal(err)
+	}
+	sess := models.NewSession(uuid.New(), agent.ID, uuid.New(), nil, models.DefaultSessionPolicy().Resolve(), now)
+	sess.Metadata = models.JSONObject("{}")
+	if err := s.CreateSession(ctx, sess); err != nil {
+		t.Fatal(err)
+	}
+	inside, leave := make(chan struct{}), make(chan struct{})
+	done := make(chan error)
+	go func() {
+		_, err := s.UpdateSession(ctx, sess.ID, func(cur *models.Session) (*models.Message, error) {
+			close(inside)
+			<-leave
+			cur.RenewalCount++
+			return nil, nil
+		})
+		done <- err
+	}()
+	<-inside
+	waiting, cancel := context.WithTimeout(ctx, 50*time.Millisecond)
+	defer cancel()
+	_, err := s.UpdateSession(waiting, sess.ID, func(*models.Session) (*models.Message, error) {
+		t.Error("apply ran for a send whose context ended while it waited")
+		return nil, nil
+	})
+	if !errors.Is(err, models.ErrUnavailable()) && !errors.Is(err, context.DeadlineExceeded) {
+		t.Errorf("waiting send: %v, want unavailable (its deadline passed)", err)
+	}
+	close(leave)
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	stored, err := s.FindSession(ctx, sess.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if stored.RenewalCount != 1 {
+		t.Errorf("renewal count %d, want 1", stored.RenewalCount)
 	}
 }

@@ -40,6 +40,7 @@ type Store struct {
 	sql     *sql.DB
 	tracer  trace.TracerProvider // nil: statements are not traced
 	recent  recentSessions       // PostgreSQL's optimistic sends start from these
+	turns   *sessionTurns        // one at a time per session in this process
 	sends   *groupCommitter      // and commit together
 }
 
@@ -112,6 +113,7 @@ func Open(ctx context.Context, databaseURL string, log *slog.Logger, opts ...Opt
 	s := &Store{db: db, dialect: dialect, sql: sqlDB, tracer: o.tracer}
 	if dialect == Postgres {
 		s.recent = newRecentSessions()
+		s.turns = newSessionTurns()
 		s.sends = newGroupCommitter(sqlDB, s.writeSession)
 	}
 	if err := s.migrate(ctx, log); err != nil {
