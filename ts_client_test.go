@@ -1,0 +1,202 @@
+package main
+
+import (
+	"encoding/json"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"sessionhub/internal/store"
+	"sessionhub/internal/testutil"
+)
+
+// TestTSClientTypecheck generates examples/ts-client/src/gql/ from
+// schema.graphqls and examples/operations/*.graphql with graphql-codegen, which
+// validates every operation against the schema, and type-checks the typed
+// client in examples/ts-client/src against the generated types, so CI fails
+// when the schema, the example operations and the TypeScript client drift
+// apart. The subtests prove that both steps can fail, then run the compiled
+// client against a real server.
+func TestTSClientTypecheck(t *testing.T) {
+	dir := tsClientProject(t)
+
+	start := time.Now()
+	runTSClient(t, dir, "npm", "run", "--silent", "codegen")
+	t.Logf("codegen: %v", time.Since(start).Round(time.Millisecond))
+	start = time.Now()
+	runTSClient(t, dir, "npm", "run", "--silent", "typecheck")
+	t.Logf("typecheck: %v", time.Since(start).Round(time.Millisecond))
+
+	codegen := filepath.Join(dir, "node_modules", ".bin", "graphql-codegen")
+	tsc := filepath.Join(dir, "node_modules", ".bin", "tsc")
+
+	t.Run("UnknownFieldFailsCodegen", func(t *testing.T) {
+		tmp := t.TempDir()
+		writeTSClientFile(t, tmp, "bad.graphql", `query TsClientProbe { agent(id: "x") { noSuchField } }`)
+		writeTSClientConfig(t, dir, tmp, "documents: [...(base.documents as string[]), "+jsString(filepath.Join(tmp, "bad.graphql"))+"]")
+		out, err := tsClientCommand(t, dir, codegen, "--config", filepath.Join(tmp, "codegen.ts")).CombinedOutput()
+		if err == nil {
+			t.Fatalf("codegen accepted an operation selecting a field the schema lacks:\n%s", out)
+		}
+		if !strings.Contains(string(out), `Cannot query field "noSuchField" on type "Agent"`) {
+			t.Fatalf("codegen failed for another reason than the unknown field: %v\n%s", err, out)
+		}
+	})
+
+	t.Run("UnmappedScalarFailsCodegen", func(t *testing.T) {
+		// strictScalars: a custom scalar without a TypeScript mapping in
+		// codegen.ts is an error, not a silent `any`.
+		tmp := t.TempDir()
+		writeTSClientConfig(t, dir, tmp, "generates: { [out]: { ...output, config: { ...output.config, scalars: withoutTime } } }")
+		out, err := tsClientCommand(t, dir, codegen, "--config", filepath.Join(tmp, "codegen.ts")).CombinedOutput()
+		if err == nil {
+			t.Fatalf("codegen accepted the Time scalar without a mapping:\n%s", out)
+		}
+		if !strings.Contains(string(out), "Unknown scalar type Time") {
+			t.Fatalf("codegen failed for another reason than the unmapped scalar: %v\n%s", err, out)
+		}
+	})
+
+	t.Run("UnselectedFieldFailsTypecheck", func(t *testing.T) {
+		// An operation that selects only the agent's id: reading its name
+		// must not compile, while reading its id must.
+		tmp := t.TempDir()
+		linkTSClientModules(t, dir, tmp)
+		writeTSClientFile(t, tmp, "package.json", `{"type": "module"}`)
+		writeTSClientFile(t, tmp, "probe.graphql", `query TsClientProbe($id: ID!) { agent(id: $id) { id } }`)
+		writeTSClientConfig(t, dir, tmp, "documents: [...(base.documents as string[]), "+jsString(filepath.Join(tmp, "probe.graphql"))+"]")
+		runTSClient(t, dir, codegen, "--config", filepath.Join(tmp, "codegen.ts"))
+		writeTSClientFile(t, tmp, "probe.ts", `import type { TsClientProbeQuery } from './gql/graphql.js';
+
+export const id = (result: TsClientProbeQuery): string | undefined => result.agent?.id;
+export const name = (result: TsClientProbeQuery): string | undefined => result.agent?.name;
+`)
+		writeTSClientFile(t, tmp, "tsconfig.json", `{"extends": `+jsString(filepath.Join(dir, "tsconfig.json"))+`, "include": ["probe.ts"]}`)
+		out, err := tsClientCommand(t, tmp, tsc, "--noEmit", "-p", "tsconfig.json").CombinedOutput()
+		if err == nil {
+			t.Fatalf("tsc accepted reading a field the operation does not select:\n%s", out)
+		}
+		lines := strings.Split(strings.TrimSpace(string(out)), "\n")
+		if len(lines) != 1 || !strings.Contains(lines[0], "probe.ts(4,") || !strings.Contains(lines[0], "Property 'name' does not exist") {
+			t.Fatalf("tsc should report exactly the unselected field on line 4: %v\n%s", err, out)
+		}
+	})
+
+	t.Run("AgainstServer", func(t *testing.T) {
+		build := t.TempDir()
+		linkTSClientModules(t, dir, build)
+		writeTSClientFile(t, build, "package.json", `{"type": "module"}`)
+		runTSClient(t, dir, tsc, "-p", "tsconfig.json", "--noEmit", "false", "--outDir", build, "--rootDir", ".")
+
+		srv := startServer(t, testutil.DatabaseURL(t, store.SQLite))
+		out := runTSClient(t, dir, "node", filepath.Join(build, "src", "run.js"), srv.URL+"/query")
+		var summary struct {
+			RenewalCounts []int
+			WasRenewed    bool
+			Messages      []string
+			Listed        int
+			AfterDelete   string
+		}
+		if err := json.Unmarshal(out, &summary); err != nil {
+			t.Fatalf("run.js printed %q: %v", out, err)
+		}
+		if want := []string{"hi there", "again", "hello"}; !slices.Equal(summary.Messages, want) {
+			t.Errorf("messages, newest first: got %q, want %q", summary.Messages, want)
+		}
+		if !summary.WasRenewed || summary.Listed != 1 || summary.AfterDelete != "SESSION_NOT_FOUND" {
+			t.Errorf("unexpected summary %s", out)
+		}
+	})
+}
+
+// tsClientProject returns the absolute path of examples/ts-client with its
+// node_modules installed from package-lock.json.
+func tsClientProject(t *testing.T) string {
+	t.Helper()
+	for _, tool := range []string{"node", "npm"} {
+		if _, err := exec.LookPath(tool); err != nil {
+			if os.Getenv("CI") == "true" {
+				t.Fatal("node and npm are required under CI=true")
+			}
+			t.Skip("node/npm not installed; skipping the TypeScript client check")
+		}
+	}
+	dir, err := filepath.Abs(filepath.Join("examples", "ts-client"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, bin := range []string{"graphql-codegen", "tsc"} {
+		if _, err := os.Stat(filepath.Join(dir, "node_modules", ".bin", bin)); err != nil {
+			start := time.Now()
+			runTSClient(t, dir, "npm", "ci", "--no-audit", "--no-fund")
+			t.Logf("npm ci: %v", time.Since(start).Round(time.Millisecond))
+			break
+		}
+	}
+	return dir
+}
+
+// tsClientCommand prepares a command in dir that is killed when the test ends.
+func tsClientCommand(t *testing.T, dir, name string, args ...string) *exec.Cmd {
+	cmd := exec.CommandContext(t.Context(), name, args...)
+	cmd.Dir = dir
+	cmd.Env = append(os.Environ(), "NO_COLOR=1")
+	return cmd
+}
+
+// runTSClient runs a command in dir and returns its stdout, failing the test
+// with all of its output if it fails.
+func runTSClient(t *testing.T, dir, name string, args ...string) []byte {
+	t.Helper()
+	cmd := tsClientCommand(t, dir, name, args...)
+	var stderr strings.Builder
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("%s %s: %v\n%s%s", filepath.Base(name), strings.Join(args, " "), err, out, stderr.String())
+	}
+	return out
+}
+
+// writeTSClientConfig writes tmp/codegen.ts: the project's codegen.ts with
+// its output moved to tmp/gql/ and the given properties overridden. Relative
+// paths in the project config resolve against the project directory, which
+// is where codegen runs.
+func writeTSClientConfig(t *testing.T, dir, tmp, override string) {
+	t.Helper()
+	writeTSClientFile(t, tmp, "codegen.ts", `import base from `+jsString(filepath.Join(dir, "codegen.ts"))+`;
+
+const out = `+jsString(filepath.Join(tmp, "gql")+"/")+`;
+const output: any = Object.values(base.generates)[0];
+const { Time: _, ...withoutTime } = output.config.scalars;
+export default { ...base, generates: { [out]: output }, `+override+` };
+`)
+}
+
+// linkTSClientModules makes the project's node_modules resolvable from tmp.
+func linkTSClientModules(t *testing.T, dir, tmp string) {
+	t.Helper()
+	if err := os.Symlink(filepath.Join(dir, "node_modules"), filepath.Join(tmp, "node_modules")); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func writeTSClientFile(t *testing.T, dir, name, content string) {
+	t.Helper()
+	if err := os.WriteFile(filepath.Join(dir, name), []byte(content), 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// jsString quotes s as a JavaScript (and JSON) string literal.
+func jsString(s string) string {
+	b, err := json.Marshal(s)
+	if err != nil {
+		panic(err)
+	}
+	return string(b)
+}
