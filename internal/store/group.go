@@ -44,8 +44,11 @@ SELECT id FROM updated`
 
 const (
 	// maxGroupStatements bounds the group statements running at once; sends
-	// arriving meanwhile queue and leave together in the next one.
-	maxGroupStatements = 4
+	// arriving meanwhile queue and leave together in the next one. One is
+	// fastest: on a 2-core machine at 32 clients, 1 statement at a time
+	// served 25 % more sends than 4 (bigger groups, one backend busy instead
+	// of four contending) with a lower p99; at 64 clients, 20 % more than 2.
+	maxGroupStatements = 1
 	// maxGroupSize bounds one statement's sends.
 	maxGroupSize = 64
 	// groupTimeout bounds a statement no request owns alone (the server's
