@@ -218,10 +218,5 @@ func objectKeys(t *testing.T, raw []byte) []string {
 // openDatabase opens the store a running server uses, for checks and fixtures.
 func openDatabase(t *testing.T, databaseURL string) *store.Store {
 	t.Helper()
-	db, err := store.Open(context.Background(), databaseURL, testutil.Logger())
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = db.Close() })
-	return db
+	return testutil.OpenStoreAt(t, databaseURL)
 }

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -301,9 +300,9 @@ func installChromium(t *testing.T) error {
 // requests and their WebSocket traffic.
 type browser struct {
 	t      *testing.T
-	ctx    context.Context // the browser, with its first tab
-	used   bool            // whether the first tab is taken
-	output *syncBuffer     // Chromium's stdout and stderr
+	ctx    context.Context      // the browser, with its first tab
+	used   bool                 // whether the first tab is taken
+	output *testutil.SyncBuffer // Chromium's stdout and stderr
 
 	mu   sync.Mutex // guards tabs and recording
 	tabs []*tab
@@ -331,26 +330,9 @@ type tab struct {
 	ctx  context.Context
 }
 
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.buf.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.buf.String()
-}
-
 func startBrowser(t *testing.T, path, origin string) *browser {
 	t.Helper()
-	out := &syncBuffer{}
+	out := &testutil.SyncBuffer{}
 	allocCtx, cancelAlloc := chromedp.NewExecAllocator(context.Background(),
 		chromedp.ExecPath(path),
 		chromedp.Headless,

@@ -1,12 +1,10 @@
 package store_test
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"log/slog"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -17,39 +15,19 @@ import (
 	"sessionhub/models"
 )
 
-// syncBuffer is a log sink safe for the store's goroutines.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) take() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	s := b.buf.String()
-	b.buf.Reset()
-	return s
-}
-
 // TestGormLogsThroughSlog: GORM's statement errors reach slog, without bind
 // values, while outcomes the service answers (a missing row, a duplicate
 // key, a caller that hung up) stay quiet.
 func TestGormLogsThroughSlog(t *testing.T) {
 	forEachDialect(t, func(t *testing.T, dialect store.Dialect) {
-		var logs syncBuffer
+		var logs testutil.SyncBuffer
 		s, err := store.Open(context.Background(), testutil.DatabaseURL(t, dialect), slog.New(slog.NewTextHandler(&logs, nil)))
 		if err != nil {
 			t.Fatal(err)
 		}
 		t.Cleanup(func() { _ = s.Close() })
 		ctx := context.Background()
-		logs.take() // migrations
+		logs.Take() // migrations
 
 		if _, err := s.FindAgent(ctx, uuid.New()); !errors.Is(err, models.ErrNotFound) {
 			t.Fatalf("FindAgent of an unknown id: %v", err)
@@ -64,7 +42,7 @@ func TestGormLogsThroughSlog(t *testing.T) {
 		cancelled, cancel := context.WithCancel(ctx)
 		cancel()
 		_, _ = s.FindAgent(cancelled, agent.ID)
-		if quiet := logs.take(); quiet != "" {
+		if quiet := logs.Take(); quiet != "" {
 			t.Errorf("expected outcomes were logged:\n%s", quiet)
 		}
 
@@ -73,7 +51,7 @@ func TestGormLogsThroughSlog(t *testing.T) {
 		if _, err := s.FindAgent(expired, agent.ID); err == nil {
 			t.Fatal("a query past its deadline succeeded")
 		}
-		logged := logs.take()
+		logged := logs.Take()
 		if !strings.Contains(logged, "level=ERROR") || !strings.Contains(logged, "deadline exceeded") {
 			t.Errorf("a statement that failed was not logged as an error:\n%s", logged)
 		}

@@ -23,18 +23,9 @@ import (
 func TestUpdateSessionRetriesAfterAConcurrentWrite(t *testing.T) {
 	ctx := context.Background()
 	url := testutil.DatabaseURL(t, store.Postgres)
-	s, other := openReplica(t, url), openReplica(t, url)
+	s, other := testutil.OpenStoreAt(t, url), testutil.OpenStoreAt(t, url)
 	now := time.Date(2026, 8, 1, 12, 0, 0, 0, time.UTC)
-	agent := &models.Agent{ID: uuid.New(), Name: "a", CreatedAt: now}
-	if err := s.CreateAgent(ctx, agent); err != nil {
-		t.Fatal(err)
-	}
-	cfg := models.DefaultSessionPolicy().Resolve()
-	sess := models.NewSession(uuid.New(), agent.ID, uuid.New(), nil, cfg, now)
-	sess.Metadata = models.JSONObject("{}")
-	if err := s.CreateSession(ctx, sess); err != nil {
-		t.Fatal(err)
-	}
+	sess := seedSession(t, s, now)
 
 	calls := 0
 	msgID := uuid.New()
@@ -77,17 +68,9 @@ func TestUpdateSessionRetriesAfterAConcurrentWrite(t *testing.T) {
 func TestRememberedSessionsAreNeverTrusted(t *testing.T) {
 	ctx := context.Background()
 	url := testutil.DatabaseURL(t, store.Postgres)
-	a, b := openReplica(t, url), openReplica(t, url)
+	a, b := testutil.OpenStoreAt(t, url), testutil.OpenStoreAt(t, url)
 	now := time.Date(2026, 8, 1, 12, 0, 0, 0, time.UTC)
-	agent := &models.Agent{ID: uuid.New(), Name: "a", CreatedAt: now}
-	if err := a.CreateAgent(ctx, agent); err != nil {
-		t.Fatal(err)
-	}
-	sess := models.NewSession(uuid.New(), agent.ID, uuid.New(), nil, models.DefaultSessionPolicy().Resolve(), now)
-	sess.Metadata = models.JSONObject("{}")
-	if err := a.CreateSession(ctx, sess); err != nil {
-		t.Fatal(err)
-	}
+	sess := seedSession(t, a, now)
 	update := func(s *store.Store, rule func(*models.Session) error) (seen []int, err error) {
 		_, err = s.UpdateSession(ctx, sess.ID, func(cur *models.Session) (*models.Message, error) {
 			seen = append(seen, cur.RenewalCount)
@@ -139,25 +122,11 @@ func TestRememberedSessionsAreNeverTrusted(t *testing.T) {
 	}
 }
 
-// openReplica opens one more Store on the database at url, as another
-// server process would.
-func openReplica(t *testing.T, url string) *store.Store {
+// seedSession registers an agent and opens a session with the default
+// policy at now, through s.
+func seedSession(t *testing.T, s *store.Store, now time.Time) *models.Session {
 	t.Helper()
-	s, err := store.Open(context.Background(), url, testutil.Logger())
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = s.Close() })
-	return s
-}
-
-// TestConcurrentSendsToOneSessionTakeTurns: in one process, sends to one
-// session wait for each other instead of racing, so each starts from the
-// copy the previous one wrote and none is redone (apply runs once per send).
-func TestConcurrentSendsToOneSessionTakeTurns(t *testing.T) {
 	ctx := context.Background()
-	s := openReplica(t, testutil.DatabaseURL(t, store.Postgres))
-	now := time.Date(2026, 8, 1, 12, 0, 0, 0, time.UTC)
 	agent := &models.Agent{ID: uuid.New(), Name: "a", CreatedAt: now}
 	if err := s.CreateAgent(ctx, agent); err != nil {
 		t.Fatal(err)
@@ -167,6 +136,17 @@ func TestConcurrentSendsToOneSessionTakeTurns(t *testing.T) {
 	if err := s.CreateSession(ctx, sess); err != nil {
 		t.Fatal(err)
 	}
+	return sess
+}
+
+// TestConcurrentSendsToOneSessionTakeTurns: in one process, sends to one
+// session wait for each other instead of racing, so each starts from the
+// copy the previous one wrote and none is redone (apply runs once per send).
+func TestConcurrentSendsToOneSessionTakeTurns(t *testing.T) {
+	ctx := context.Background()
+	s := testutil.OpenStoreAt(t, testutil.DatabaseURL(t, store.Postgres))
+	now := time.Date(2026, 8, 1, 12, 0, 0, 0, time.UTC)
+	sess := seedSession(t, s, now)
 	const senders = 32
 	var applies atomic.Int64
 	var wg sync.WaitGroup
@@ -197,17 +177,9 @@ func TestConcurrentSendsToOneSessionTakeTurns(t *testing.T) {
 // to the same session gives up when its request does, and is not applied.
 func TestWaitingForATurnEndsWithTheContext(t *testing.T) {
 	ctx := context.Background()
-	s := openReplica(t, testutil.DatabaseURL(t, store.Postgres))
+	s := testutil.OpenStoreAt(t, testutil.DatabaseURL(t, store.Postgres))
 	now := time.Date(2026, 8, 1, 12, 0, 0, 0, time.UTC)
-	agent := &models.Agent{ID: uuid.New(), Name: "a", CreatedAt: now}
-	if err := s.CreateAgent(ctx, agent); err != nil {
-		t.Fatal(err)
-	}
-	sess := models.NewSession(uuid.New(), agent.ID, uuid.New(), nil, models.DefaultSessionPolicy().Resolve(), now)
-	sess.Metadata = models.JSONObject("{}")
-	if err := s.CreateSession(ctx, sess); err != nil {
-		t.Fatal(err)
-	}
+	sess := seedSession(t, s, now)
 	inside, leave := make(chan struct{}), make(chan struct{})
 	done := make(chan error)
 	go func() {

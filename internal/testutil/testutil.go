@@ -3,6 +3,7 @@
 package testutil
 
 import (
+	"bytes"
 	"context"
 	"io"
 	"log/slog"
@@ -70,11 +71,47 @@ func DatabaseURL(tb testing.TB, dialect store.Dialect) string {
 // OpenStore opens and migrates a fresh store of the given dialect.
 func OpenStore(tb testing.TB, dialect store.Dialect) *store.Store {
 	tb.Helper()
-	s, err := store.Open(context.Background(), DatabaseURL(tb, dialect), Logger())
+	return OpenStoreAt(tb, DatabaseURL(tb, dialect))
+}
+
+// OpenStoreAt opens the store at databaseURL, closed when the test ends;
+// opening one URL twice is what two server processes do.
+func OpenStoreAt(tb testing.TB, databaseURL string) *store.Store {
+	tb.Helper()
+	s, err := store.Open(context.Background(), databaseURL, Logger())
 	if err != nil {
-		tb.Fatalf("open %s store: %v", dialect, err)
+		tb.Fatalf("open store: %v", err)
 	}
 	tb.Cleanup(func() { _ = s.Close() })
+	return s
+}
+
+// SyncBuffer collects output written from several goroutines (logs, a
+// child process's output).
+type SyncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *SyncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+// String returns what was written so far.
+func (b *SyncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
+
+// Take returns what was written so far and empties the buffer.
+func (b *SyncBuffer) Take() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	s := b.buf.String()
+	b.buf.Reset()
 	return s
 }
 
