@@ -328,6 +328,8 @@ type tab struct {
 	b    *browser
 	name string
 	ctx  context.Context
+
+	document *network.Response // the last HTML document loaded, guarded by b.mu
 }
 
 func startBrowser(t *testing.T, path, origin string) *browser {
@@ -403,6 +405,10 @@ func (b *browser) newTab(name string) *tab {
 		switch ev := ev.(type) {
 		case *network.EventRequestWillBeSent:
 			b.requests = append(b.requests, ev.Request.URL)
+		case *network.EventResponseReceived:
+			if ev.Type == network.ResourceTypeDocument {
+				tb.document = ev.Response
+			}
 		case *network.EventWebSocketCreated:
 			b.sockets = append(b.sockets, ev.URL)
 		case *network.EventWebSocketHandshakeResponseReceived:
@@ -451,14 +457,32 @@ func (b *browser) frameSent(s string) string {
 	return ""
 }
 
+// open loads u and checks the document's status and policy header. The
+// response comes from the tab's own recording rather than from
+// chromedp.NavigateResponse, which can return no response when Chromium's
+// events for a navigation away from a loaded page arrive out of order.
 func (tb *tab) open(u string) {
+	tb.b.mu.Lock()
+	tb.document = nil
+	tb.b.mu.Unlock()
 	ctx, cancel := context.WithTimeout(tb.ctx, 30*time.Second)
 	defer cancel()
-	res, err := chromedp.Run(ctx, chromedp.NavigateResponse(u))
-	if err != nil {
+	if err := chromedp.Do(ctx, chromedp.Navigate(u)); err != nil {
 		tb.b.fatalf("%s: opening %s: %v", tb.name, u, err)
 	}
-	if res.Status != 200 || res.Headers["Content-Security-Policy"] == nil {
+	var res *network.Response
+	tb.poll(10*time.Second, func() string {
+		tb.b.mu.Lock()
+		defer tb.b.mu.Unlock()
+		if res = tb.document; res == nil {
+			return ""
+		}
+		return res.URL
+	})
+	switch {
+	case res == nil:
+		tb.b.fatalf("%s: opening %s: Chromium reported no response for the document", tb.name, u)
+	case res.Status != 200 || res.Headers["Content-Security-Policy"] == nil:
 		tb.b.fatalf("%s: opening %s: status %d, headers %v", tb.name, u, res.Status, res.Headers)
 	}
 }
