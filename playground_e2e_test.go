@@ -458,30 +458,38 @@ func (b *browser) frameSent(s string) string {
 }
 
 // open loads u and checks the document's status and policy header. The
-// response comes from the tab's own recording rather than from
-// chromedp.NavigateResponse, which can return no response when Chromium's
-// events for a navigation away from a loaded page arrive out of order.
+// response comes from the tab's own recording: chromedp.NavigateResponse can
+// return none when the page being left calls history.replaceState (GraphiQL
+// remembers an edited query in the URL a moment after the edit) while the
+// navigation is under way, and Chromium may then drop the navigation, so a
+// navigation that brought no document is tried again.
 func (tb *tab) open(u string) {
-	tb.b.mu.Lock()
-	tb.document = nil
-	tb.b.mu.Unlock()
-	ctx, cancel := context.WithTimeout(tb.ctx, 30*time.Second)
-	defer cancel()
-	if err := chromedp.Do(ctx, chromedp.Navigate(u)); err != nil {
-		tb.b.fatalf("%s: opening %s: %v", tb.name, u, err)
-	}
 	var res *network.Response
-	tb.poll(10*time.Second, func() string {
-		tb.b.mu.Lock()
-		defer tb.b.mu.Unlock()
-		if res = tb.document; res == nil {
-			return ""
+	for attempt := 1; res == nil && attempt <= 3; attempt++ {
+		if attempt > 1 {
+			tb.b.t.Logf("%s: opening %s loaded no document; trying again", tb.name, u)
 		}
-		return res.URL
-	})
+		tb.b.mu.Lock()
+		tb.document = nil
+		tb.b.mu.Unlock()
+		ctx, cancel := context.WithTimeout(tb.ctx, 30*time.Second)
+		err := chromedp.Do(ctx, chromedp.Navigate(u))
+		cancel()
+		if err != nil {
+			tb.b.fatalf("%s: opening %s: %v", tb.name, u, err)
+		}
+		tb.poll(5*time.Second, func() string {
+			tb.b.mu.Lock()
+			defer tb.b.mu.Unlock()
+			if res = tb.document; res == nil {
+				return ""
+			}
+			return res.URL
+		})
+	}
 	switch {
 	case res == nil:
-		tb.b.fatalf("%s: opening %s: Chromium reported no response for the document", tb.name, u)
+		tb.b.fatalf("%s: opening %s: three navigations loaded no document", tb.name, u)
 	case res.Status != 200 || res.Headers["Content-Security-Policy"] == nil:
 		tb.b.fatalf("%s: opening %s: status %d, headers %v", tb.name, u, res.Status, res.Headers)
 	}
