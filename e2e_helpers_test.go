@@ -220,3 +220,36 @@ func openDatabase(t *testing.T, databaseURL string) *store.Store {
 	t.Helper()
 	return testutil.OpenStoreAt(t, databaseURL)
 }
+
+// npmProject returns the absolute path of the npm project at dir, installing
+// its dependencies from package-lock.json (npm ci) unless every path in
+// installed (relative to dir) exists already. Without node and npm the test
+// skips, naming what it skipped, or fails under CI=true.
+func npmProject(t *testing.T, dir, what string, installed ...string) string {
+	t.Helper()
+	for _, tool := range []string{"node", "npm"} {
+		if _, err := exec.LookPath(tool); err != nil {
+			if os.Getenv("CI") == "true" {
+				t.Fatal("node and npm are required under CI=true")
+			}
+			t.Skipf("node/npm not installed; skipping %s", what)
+		}
+	}
+	abs, err := filepath.Abs(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, path := range installed {
+		if _, err := os.Stat(filepath.Join(abs, path)); err != nil {
+			start := time.Now()
+			install := exec.CommandContext(t.Context(), "npm", "ci", "--no-audit", "--no-fund")
+			install.Dir = abs
+			if out, err := install.CombinedOutput(); err != nil {
+				t.Fatalf("npm ci in %s: %v\n%s", dir, err, out)
+			}
+			t.Logf("npm ci in %s: %v", dir, time.Since(start).Round(time.Millisecond))
+			break
+		}
+	}
+	return abs
+}

@@ -18,23 +18,8 @@ import (
 // TestNodeGraphQLWSClient runs examples/subscribe-node — the graphql-ws npm
 // client that browsers and Node apps use — against the real server.
 func TestNodeGraphQLWSClient(t *testing.T) {
-	if _, err := exec.LookPath("npm"); err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatal("node and npm are required under CI=true")
-		}
-		t.Skip("node/npm not installed; skipping the graphql-ws client example")
-	}
-	dir, err := filepath.Abs("examples/subscribe-node")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := os.Stat(filepath.Join(dir, "node_modules", "graphql-ws")); err != nil {
-		install := exec.Command("npm", "ci", "--no-audit", "--no-fund")
-		install.Dir = dir
-		if out, err := install.CombinedOutput(); err != nil {
-			t.Fatalf("npm ci: %v\n%s", err, out)
-		}
-	}
+	dir := npmProject(t, filepath.Join("examples", "subscribe-node"), "the graphql-ws client example",
+		filepath.Join("node_modules", "graphql-ws"))
 
 	srv := startServer(t, testutil.DatabaseURL(t, store.SQLite))
 	sessionID := srv.createSession(t, srv.createAgent(t), userID)

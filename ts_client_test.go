@@ -22,7 +22,8 @@ import (
 // apart. The subtests prove that both steps can fail, then run the compiled
 // client against a real server.
 func TestTSClientTypecheck(t *testing.T) {
-	dir := tsClientProject(t)
+	dir := npmProject(t, filepath.Join("examples", "ts-client"), "the TypeScript client check",
+		filepath.Join("node_modules", ".bin", "graphql-codegen"), filepath.Join("node_modules", ".bin", "tsc"))
 
 	start := time.Now()
 	runTSClient(t, dir, "npm", "run", "--silent", "codegen")
@@ -111,33 +112,6 @@ export const name = (result: TsClientProbeQuery): string | undefined => result.a
 			t.Errorf("unexpected summary %s", out)
 		}
 	})
-}
-
-// tsClientProject returns the absolute path of examples/ts-client with its
-// node_modules installed from package-lock.json.
-func tsClientProject(t *testing.T) string {
-	t.Helper()
-	for _, tool := range []string{"node", "npm"} {
-		if _, err := exec.LookPath(tool); err != nil {
-			if os.Getenv("CI") == "true" {
-				t.Fatal("node and npm are required under CI=true")
-			}
-			t.Skip("node/npm not installed; skipping the TypeScript client check")
-		}
-	}
-	dir, err := filepath.Abs(filepath.Join("examples", "ts-client"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, bin := range []string{"graphql-codegen", "tsc"} {
-		if _, err := os.Stat(filepath.Join(dir, "node_modules", ".bin", bin)); err != nil {
-			start := time.Now()
-			runTSClient(t, dir, "npm", "ci", "--no-audit", "--no-fund")
-			t.Logf("npm ci: %v", time.Since(start).Round(time.Millisecond))
-			break
-		}
-	}
-	return dir
 }
 
 // tsClientCommand prepares a command in dir that is killed when the test ends.
