@@ -1,4 +1,4 @@
-package main
+package e2e
 
 import (
 	"bytes"
@@ -326,7 +326,7 @@ func TestHealthAndReadiness(t *testing.T) {
 func TestServesOpenAPI(t *testing.T) {
 	srv := startServer(t, testutil.DatabaseURL(t, store.SQLite))
 	res := srv.do(t, "GET", "/openapi.json", "", "")
-	want, err := os.ReadFile("internal/rest/openapi.json")
+	want, err := os.ReadFile(repoPath("internal", "rest", "openapi.json"))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,4 +1,4 @@
-package main
+package e2e
 
 import (
 	"bytes"
@@ -19,7 +19,7 @@ import (
 // show that the check fails on breaking changes, passes on additive ones, and
 // honours acknowledgments.
 func TestSchemaCheck(t *testing.T) {
-	dir := npmProject(t, filepath.Join("tools", "schemacheck"), "the schema compatibility check",
+	dir := npmProject(t, repoPath("tools", "schemacheck"), "the schema compatibility check",
 		filepath.Join("node_modules", "@graphql-inspector", "core", "package.json"))
 	script := filepath.Join(dir, "check.mjs")
 	run := func(t *testing.T, baseline, current, acknowledged string) (int, string) {
@@ -43,14 +43,14 @@ func TestSchemaCheck(t *testing.T) {
 	}
 
 	t.Run("CurrentSchemaAgainstBaseline", func(t *testing.T) {
-		code, out := run(t, "graph/testdata/schema-baseline.graphqls", "schema.graphqls", "graph/testdata/schema-acknowledged.json")
+		code, out := run(t, repoPath("graph", "testdata", "schema-baseline.graphqls"), repoPath("schema.graphqls"), repoPath("graph", "testdata", "schema-acknowledged.json"))
 		if code != 0 {
 			t.Fatalf("schema.graphqls has unacknowledged breaking changes against the baseline (exit %d):\n%s", code, out)
 		}
 		t.Logf("\n%s", out)
 	})
 
-	current, err := os.ReadFile("schema.graphqls")
+	current, err := os.ReadFile(repoPath("schema.graphqls"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -116,7 +116,7 @@ func TestSchemaCheck(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			changed := write(t, tc.name+".graphqls", tc.make(t))
-			code, out := run(t, "schema.graphqls", changed, noAcks)
+			code, out := run(t, repoPath("schema.graphqls"), changed, noAcks)
 			if code != 1 {
 				t.Fatalf("exit %d, want 1 (unacknowledged breaking change):\n%s", code, out)
 			}
@@ -134,7 +134,7 @@ func TestSchemaCheck(t *testing.T) {
 	t.Run("AdditiveChangePasses", func(t *testing.T) {
 		s := edit(t, string(current), `(?m)^type Session \{\n`, "type Session {\n  \"Labels.\"\n  tags: [SessionTag!]\n")
 		s += "\n\"A label on a session.\"\ntype SessionTag {\n  name: String!\n}\n"
-		code, out := run(t, "schema.graphqls", write(t, "additive.graphqls", s), noAcks)
+		code, out := run(t, repoPath("schema.graphqls"), write(t, "additive.graphqls", s), noAcks)
 		if code != 0 {
 			t.Fatalf("exit %d, want 0 for an additive change:\n%s", code, out)
 		}
@@ -148,7 +148,7 @@ func TestSchemaCheck(t *testing.T) {
 	t.Run("AcknowledgedBreakingChangePasses", func(t *testing.T) {
 		changed := write(t, "acknowledged.graphqls", removeField(t))
 		ack := write(t, "ack.json", `[{"type": "FIELD_REMOVED", "path": "SessionStatus.wasRenewed", "reason": "test: no client reads it"}]`)
-		code, out := run(t, "schema.graphqls", changed, ack)
+		code, out := run(t, repoPath("schema.graphqls"), changed, ack)
 		if code != 0 {
 			t.Fatalf("exit %d, want 0 for an acknowledged breaking change:\n%s", code, out)
 		}
@@ -157,13 +157,13 @@ func TestSchemaCheck(t *testing.T) {
 		}
 
 		byMessage := write(t, "ack-message.json", `[{"message": "Field 'wasRenewed' was removed from object type 'SessionStatus'", "reason": "test"}]`)
-		if code, out := run(t, "schema.graphqls", changed, byMessage); code != 0 {
+		if code, out := run(t, repoPath("schema.graphqls"), changed, byMessage); code != 0 {
 			t.Errorf("exit %d, want 0 when acknowledged by message:\n%s", code, out)
 		}
 
 		// An acknowledgment covers one kind of change at one path only.
 		other := write(t, "ack-other.json", `[{"type": "FIELD_TYPE_CHANGED", "path": "SessionStatus.wasRenewed", "reason": "test"}]`)
-		if code, out := run(t, "schema.graphqls", changed, other); code != 1 {
+		if code, out := run(t, repoPath("schema.graphqls"), changed, other); code != 1 {
 			t.Errorf("exit %d, want 1 when the acknowledgment is for another change:\n%s", code, out)
 		}
 	})
@@ -176,7 +176,7 @@ func TestSchemaCheck(t *testing.T) {
 			"path-only":   `[{"path": "SessionStatus.wasRenewed", "reason": "too broad"}]`,
 			"not-array":   `{}`,
 		} {
-			if code, out := run(t, "schema.graphqls", changed, write(t, name+".json", content)); code != 2 {
+			if code, out := run(t, repoPath("schema.graphqls"), changed, write(t, name+".json", content)); code != 2 {
 				t.Errorf("%s: exit %d, want 2:\n%s", name, code, out)
 			}
 		}

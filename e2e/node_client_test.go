@@ -1,4 +1,4 @@
-package main
+package e2e
 
 import (
 	"bufio"
@@ -18,7 +18,7 @@ import (
 // TestNodeGraphQLWSClient runs examples/subscribe-node — the graphql-ws npm
 // client that browsers and Node apps use — against the real server.
 func TestNodeGraphQLWSClient(t *testing.T) {
-	dir := npmProject(t, filepath.Join("examples", "subscribe-node"), "the graphql-ws client example",
+	dir := npmProject(t, repoPath("examples", "subscribe-node"), "the graphql-ws client example",
 		filepath.Join("node_modules", "graphql-ws"))
 
 	srv := startServer(t, testutil.DatabaseURL(t, store.SQLite))

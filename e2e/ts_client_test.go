@@ -1,4 +1,4 @@
-package main
+package e2e
 
 import (
 	"encoding/json"
@@ -22,7 +22,7 @@ import (
 // apart. The subtests prove that both steps can fail, then run the compiled
 // client against a real server.
 func TestTSClientTypecheck(t *testing.T) {
-	dir := npmProject(t, filepath.Join("examples", "ts-client"), "the TypeScript client check",
+	dir := npmProject(t, repoPath("examples", "ts-client"), "the TypeScript client check",
 		filepath.Join("node_modules", ".bin", "graphql-codegen"), filepath.Join("node_modules", ".bin", "tsc"))
 
 	start := time.Now()

@@ -1,4 +1,7 @@
-package main
+// Package e2e tests sessionhub from the outside: the real binary on a free
+// port, driven over HTTP and WebSocket, by real clients (npm packages,
+// Chromium) and through faults (a stalled or restarted database, SIGTERM).
+package e2e
 
 import (
 	"bufio"
@@ -24,6 +27,14 @@ import (
 // serverBinary is the sessionhub binary the end-to-end tests run, built once in TestMain.
 var serverBinary string
 
+// repoRoot is the module's root, seen from this package's directory (where go test runs).
+const repoRoot = ".."
+
+// repoPath names a file of the repository by its path from the root.
+func repoPath(elem ...string) string {
+	return filepath.Join(append([]string{repoRoot}, elem...)...)
+}
+
 func TestMain(m *testing.M) {
 	dir, err := os.MkdirTemp("", "sessionhub-e2e")
 	if err != nil {
@@ -32,6 +43,7 @@ func TestMain(m *testing.M) {
 	}
 	serverBinary = filepath.Join(dir, "sessionhub")
 	build := exec.Command("go", "build", "-o", serverBinary, ".")
+	build.Dir = repoRoot
 	build.Stdout, build.Stderr = os.Stderr, os.Stderr
 	if err := build.Run(); err != nil {
 		fmt.Fprintln(os.Stderr, "build sessionhub:", err)
