@@ -34,8 +34,7 @@ func markFaults(ctx context.Context, next graphql.Resolver) (any, error) {
 
 // errorPresenter maps every error to the client's view of it:
 //   - a coded application error keeps its message and gains extensions.code
-//     and extensions.details (a database outage is INTERNAL with a message
-//     saying to retry);
+//     and extensions.details (a database outage is UNAVAILABLE);
 //   - a resolver fault or a null in a non-null field is logged and answered
 //     as INTERNAL, without its text;
 //   - gqlgen's parse and validation errors keep their own message and code;
@@ -44,8 +43,8 @@ func markFaults(ctx context.Context, next graphql.Resolver) (any, error) {
 func errorPresenter(log *slog.Logger) graphql.ErrorPresenterFunc {
 	return func(ctx context.Context, err error) *gqlerror.Error {
 		presented := graphql.DefaultErrorPresenter(ctx, err)
-		if appErr, ok := errors.AsType[*models.Error](err); ok && (appErr.Code != models.CodeInternal || appErr.Unavailable) {
-			if appErr.Unavailable {
+		if appErr, ok := errors.AsType[*models.Error](err); ok && appErr.Code != models.CodeInternal {
+			if appErr.Code == models.CodeUnavailable {
 				log.WarnContext(ctx, "graphql field failed: database unavailable", "path", presented.Path.String(), "err", err)
 			}
 			return withCode(presented, appErr)

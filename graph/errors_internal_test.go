@@ -29,7 +29,7 @@ func TestInternalsNeverReachClients(t *testing.T) {
 		})
 	}
 	unavailable := present(ctx, errors.Join(models.ErrUnavailable(), errors.New("dial tcp secret-host:5432")))
-	if unavailable.Extensions["code"] != "INTERNAL" || strings.Contains(unavailable.Message, "secret") || !strings.Contains(unavailable.Message, "retry") {
+	if unavailable.Extensions["code"] != "UNAVAILABLE" || strings.Contains(unavailable.Message, "secret") || !strings.Contains(unavailable.Message, "retry") {
 		t.Errorf("database outage presented as %q %v", unavailable.Message, unavailable.Extensions)
 	}
 	coded := present(ctx, models.ErrSessionExpired("s-1", "2026-01-01T00:00:00.000Z"))

@@ -203,7 +203,7 @@ func hubCheckClean(t *testing.T, message string) {
 		t.Error("empty error message")
 	}
 	for _, code := range []string{"SESSION_NOT_FOUND", "SESSION_EXPIRED", "AGENT_NOT_FOUND", "VALIDATION_ERROR",
-		"SESSION_RENEWAL_FAILED", "UNAUTHENTICATED", "FORBIDDEN", "RATE_LIMITED", "IDEMPOTENCY_CONFLICT", "INTERNAL"} {
+		"SESSION_RENEWAL_FAILED", "UNAUTHENTICATED", "FORBIDDEN", "RATE_LIMITED", "IDEMPOTENCY_CONFLICT", "UNAVAILABLE", "SLOW_CONSUMER", "INTERNAL"} {
 		if strings.Contains(message, code) {
 			t.Errorf("message %q carries the code %s", message, code)
 		}

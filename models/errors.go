@@ -21,7 +21,12 @@ const (
 	CodeForbidden            Code = "FORBIDDEN"
 	CodeRateLimited          Code = "RATE_LIMITED"
 	CodeIdempotencyConflict  Code = "IDEMPOTENCY_CONFLICT"
-	CodeInternal             Code = "INTERNAL"
+	// CodeUnavailable: the database or its storage cannot take the request
+	// now (down, stalled, full, read-only); retry shortly.
+	CodeUnavailable Code = "UNAVAILABLE"
+	// CodeSlowConsumer ends a subscription whose client did not read its events.
+	CodeSlowConsumer Code = "SLOW_CONSUMER"
+	CodeInternal     Code = "INTERNAL"
 )
 
 // Error is the one application error. Its Message is a human sentence that is
@@ -31,8 +36,6 @@ type Error struct {
 	Code    Code
 	Message string
 	Details Details
-	// Unavailable marks a transient outage (HTTP 503) rather than a bug.
-	Unavailable bool
 }
 
 func (e *Error) Error() string { return string(e.Code) + ": " + e.Message }
@@ -162,10 +165,13 @@ func ErrIdempotencyConflict(key string) *Error {
 }
 
 // ErrUnavailable reports that the database cannot be reached or is too slow;
-// the request changed nothing and may be retried. Its code stays INTERNAL
-// (SPEC §4 lists the codes); transports answer it with 503.
+// the request changed nothing and may be retried. Transports answer it with 503.
 func ErrUnavailable() *Error {
-	e := newError(CodeInternal, "The database is unavailable, retry shortly")
-	e.Unavailable = true
-	return e
+	return newError(CodeUnavailable, "The database is unavailable, retry shortly")
+}
+
+// ErrSlowConsumer ends a subscription whose client fell too far behind.
+func ErrSlowConsumer(queued int) *Error {
+	return newError(CodeSlowConsumer, "Subscription dropped: the client did not read its events fast enough",
+		Detail{"queuedEvents", queued})
 }

@@ -20,6 +20,7 @@ var statusByCode = map[models.Code]int{
 	models.CodeForbidden:            http.StatusForbidden,
 	models.CodeRateLimited:          http.StatusTooManyRequests,
 	models.CodeIdempotencyConflict:  http.StatusUnprocessableEntity,
+	models.CodeUnavailable:          http.StatusServiceUnavailable,
 	models.CodeInternal:             http.StatusInternalServerError,
 }
 
@@ -57,8 +58,7 @@ func writeError(w http.ResponseWriter, r *http.Request, log *slog.Logger, err er
 	} else {
 		appErr = models.AsError(err)
 		status = statusByCode[appErr.Code]
-		if appErr.Unavailable {
-			status = http.StatusServiceUnavailable
+		if status == http.StatusServiceUnavailable {
 			w.Header().Set("Retry-After", "1")
 		}
 	}
