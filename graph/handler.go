@@ -88,10 +88,13 @@ func NewHandler(svc *chat.Service, opts Options) http.Handler {
 	srv.SetErrorPresenter(errorPresenter(opts.Logger))
 	srv.SetRecoverFunc(recoverFunc(opts.Logger))
 	if opts.MaxBodyBytes <= 0 {
-		return srv
+		opts.MaxBodyBytes = defaultMaxBodyBytes
 	}
 	return limitBody(srv, opts.MaxBodyBytes)
 }
+
+// defaultMaxBodyBytes bounds a POST body when Options.MaxBodyBytes is unset.
+const defaultMaxBodyBytes = 128 << 10
 
 // complexity counts list fields by the page size they ask for, so one
 // request cannot fan out to 100 sessions × 100 messages unnoticed.
@@ -145,7 +148,8 @@ func websocketInit(a *auth.Authenticator, shutdown <-chan struct{}) transport.We
 	}
 }
 
-// limitBody answers 413 to a POST body over limit before gqlgen reads it.
+// limitBody answers 413 to a POST body over limit, and 400 to one whose
+// text is not valid Unicode, before gqlgen reads it.
 func limitBody(next http.Handler, limit int64) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.Method == http.MethodPost {
@@ -156,6 +160,12 @@ func limitBody(next http.Handler, limit int64) http.Handler {
 					status = http.StatusRequestEntityTooLarge
 				}
 				WriteHTTPError(w, r, status, models.ErrValidation("Request body exceeds 131072 bytes or could not be read"))
+				return
+			}
+			// JSON decoding would turn a lone surrogate into U+FFFD silently;
+			// refuse it (and NUL) in the raw text, the same on every database.
+			if !models.ValidJSONText(body) {
+				WriteHTTPError(w, r, http.StatusBadRequest, models.ErrInvalidText("the request body"))
 				return
 			}
 			r.Body = io.NopCloser(bytes.NewReader(body))

@@ -175,3 +175,12 @@ func ErrSlowConsumer(queued int) *Error {
 	return newError(CodeSlowConsumer, "Subscription dropped: the client did not read its events fast enough",
 		Detail{"queuedEvents", queued})
 }
+
+// ErrSendOutcomeUnknown reports a send whose write the database neither
+// confirmed nor denied in time: the message may be stored. The client should
+// look for details.messageId before sending again (or resend with the same
+// Idempotency-Key).
+func ErrSendOutcomeUnknown(sessionID, messageID string) *Error {
+	return newError(CodeUnavailable, "The database did not confirm whether the message was stored; look for details.messageId before sending it again",
+		Detail{"sessionId", sessionID}, Detail{"messageId", messageID})
+}

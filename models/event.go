@@ -19,12 +19,15 @@ const (
 
 // Event is one change of a session, delivered to its subscribers.
 type Event struct {
-	Kind       EventKind      `json:"k"`
-	SessionID  uuid.UUID      `json:"s"`
-	OccurredAt time.Time      `json:"at"`
-	Message    *Message       `json:"m,omitempty"`  // EventMessageAdded
-	Status     *SessionStatus `json:"st,omitempty"` // EventRenewed
-	ExpiresAt  time.Time      `json:"e,omitzero"`   // EventNearExpiration, EventExpired
+	Kind       EventKind `json:"k"`
+	SessionID  uuid.UUID `json:"s"`
+	OccurredAt time.Time `json:"at"`
+	Message    *Message  `json:"m,omitempty"` // EventMessageAdded
+	// PrevMessageAt is the createdAt of the session's message before Message
+	// (zero for the first): a subscriber that has not seen that one missed it.
+	PrevMessageAt time.Time      `json:"pm,omitzero"`  // EventMessageAdded
+	Status        *SessionStatus `json:"st,omitempty"` // EventRenewed
+	ExpiresAt     time.Time      `json:"e,omitzero"`   // EventNearExpiration, EventExpired
 }
 
 // LifetimeClaim is a session whose lifetime event a replica claimed to announce.

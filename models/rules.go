@@ -77,6 +77,19 @@ func (s *Session) RecordActivity(now time.Time) SessionStatus {
 	return s.statusAt(now, renewed)
 }
 
+// StampMessage returns the createdAt of a message stored at now and records
+// it as the session's newest: now, or 1 ms after the previous message when
+// that is later, so the messages of a session have strictly increasing
+// millisecond timestamps and millisecond cursors never tie.
+func (s *Session) StampMessage(now time.Time) time.Time {
+	at := Truncate(now)
+	if prev := s.LastMessageAt; prev != nil && !at.After(*prev) {
+		at = prev.UTC().Add(time.Millisecond)
+	}
+	s.LastMessageAt = &at
+	return at
+}
+
 // StatusAt is the session's status at now for a write that did not renew it
 // (an agent message).
 func (s *Session) StatusAt(now time.Time) SessionStatus { return s.statusAt(now, false) }

@@ -1,6 +1,9 @@
 package models
 
 import (
+	"database/sql/driver"
+	"encoding/json"
+	"fmt"
 	"time"
 
 	"github.com/google/uuid"
@@ -20,7 +23,13 @@ type Session struct {
 	RenewalCount  int           `gorm:"not null"`
 	TimeoutConfig TimeoutConfig `gorm:"embedded"`
 
-	// Version grows with every write; stores use it for optimistic updates.
+	// LastMessageAt is the createdAt of the session's newest message (nil
+	// before the first): the next message is stamped at least 1 ms later.
+	LastMessageAt *time.Time `gorm:"column:last_message_at"`
+
+	// Version grows with every change of the row, whoever makes it (on
+	// PostgreSQL a trigger bumps it for writes that do not); stores use it
+	// for optimistic updates.
 	Version int64 `gorm:"not null;default:0"`
 
 	// Bookkeeping of published lifetime events (see the lifetime watcher).
@@ -55,8 +64,10 @@ type Message struct {
 	Attachments Attachments `gorm:"not null"`
 	CreatedAt   time.Time   `gorm:"not null;autoCreateTime:false"`
 
-	// SessionStatus is set on the result of a send; it is not stored.
-	SessionStatus *SessionStatus `gorm:"-"`
+	// SessionStatus is what the send did to the session's lifetime (for an
+	// agent message: the lifetime as it stood). Stored with the message; nil
+	// for messages stored before it was kept.
+	SessionStatus *SessionStatus `gorm:"column:session_status"`
 }
 
 // SessionCriteria narrows a listing of sessions; nil fields do not filter.
@@ -64,4 +75,28 @@ type SessionCriteria struct {
 	AgentID *uuid.UUID
 	UserID  *uuid.UUID
 	State   *SessionState
+}
+
+// Value stores a status as JSON (jsonb on PostgreSQL, text on SQLite).
+func (st SessionStatus) Value() (driver.Value, error) {
+	b, err := json.Marshal(st)
+	return string(b), err
+}
+
+// Scan reads a status stored by Value.
+func (st *SessionStatus) Scan(src any) error {
+	var b []byte
+	switch v := src.(type) {
+	case []byte:
+		b = v
+	case string:
+		b = []byte(v)
+	default:
+		return fmt.Errorf("SessionStatus: cannot scan %T", src)
+	}
+	if err := json.Unmarshal(b, st); err != nil {
+		return err
+	}
+	st.ExpiresAt = st.ExpiresAt.UTC()
+	return nil
 }

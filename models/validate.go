@@ -27,8 +27,8 @@ func (in MessageInput) Validate() error {
 	if in.Content == "" {
 		return ErrValidation("Content cannot be empty")
 	}
-	if !utf8.ValidString(in.Content) {
-		return ErrValidation("Content must be valid UTF-8")
+	if !ValidText(in.Content) {
+		return ErrInvalidText("content")
 	}
 	if utf8.RuneCountInString(in.Content) > MaxContentChars {
 		return ErrValidation("Content exceeds maximum length of 4000 characters")
@@ -39,10 +39,13 @@ func (in MessageInput) Validate() error {
 	return in.Attachments.Validate()
 }
 
-// ValidateMetadata checks the size of a metadata object.
+// ValidateMetadata checks the size of a metadata object and its text.
 func ValidateMetadata(m JSONObject) error {
 	if len(m) > MaxMetadataBytes {
 		return ErrValidation("Metadata exceeds maximum size of 10240 bytes")
+	}
+	if !ValidJSONText(m) {
+		return ErrInvalidText("metadata")
 	}
 	return nil
 }
@@ -57,6 +60,9 @@ func (a Attachments) Validate() error {
 		where := Detail{"attachment", i}
 		if att.Type == "" {
 			return ErrValidation("Attachment "+strconv.Itoa(i)+" must have a type", where)
+		}
+		if !ValidText(att.Type) || !ValidText(att.URL) || att.Name != nil && !ValidText(*att.Name) {
+			return ErrInvalidText("attachment " + strconv.Itoa(i))
 		}
 		u, err := url.Parse(att.URL)
 		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Hostname() == "" {

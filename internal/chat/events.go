@@ -39,9 +39,9 @@ func (s *Service) publish(ctx context.Context, events ...models.Event) {
 }
 
 // messageEvents are what a stored message announces: the message, and the
-// renewal it caused.
-func messageEvents(msg *models.Message) []models.Event {
-	events := []models.Event{{Kind: models.EventMessageAdded, SessionID: msg.SessionID, OccurredAt: msg.CreatedAt, Message: msg}}
+// renewal it caused. prevAt is the session's message before it.
+func messageEvents(msg *models.Message, prevAt time.Time) []models.Event {
+	events := []models.Event{{Kind: models.EventMessageAdded, SessionID: msg.SessionID, OccurredAt: msg.CreatedAt, Message: msg, PrevMessageAt: prevAt}}
 	if st := msg.SessionStatus; st != nil && st.WasRenewed {
 		events = append(events, models.Event{Kind: models.EventRenewed, SessionID: msg.SessionID, OccurredAt: msg.CreatedAt, Status: st})
 	}

@@ -29,7 +29,7 @@ func (s *Service) SendMessage(ctx context.Context, sessionID string, in models.M
 	}
 	return s.send(ctx, sessionID, in, false, func(session *models.Session, now time.Time) *models.Message {
 		status := session.RecordActivity(now)
-		msg := newMessage(session, session.UserID, false, in, now)
+		msg := newMessage(session, session.UserID, false, in, session.StampMessage(now))
 		msg.SessionStatus = &status
 		return msg
 	})
@@ -46,7 +46,7 @@ func (s *Service) SendAgentMessage(ctx context.Context, sessionID string, in mod
 		return nil, models.ErrForbidden("Only the session's agent can send agent messages")
 	}
 	return s.send(ctx, sessionID, in, true, func(session *models.Session, now time.Time) *models.Message {
-		msg := newMessage(session, session.AgentID, true, in, now)
+		msg := newMessage(session, session.AgentID, true, in, session.StampMessage(now))
 		status := session.StatusAt(now)
 		msg.SessionStatus = &status
 		return msg
@@ -62,7 +62,12 @@ func (s *Service) send(ctx context.Context, sessionID string, in models.MessageI
 		return nil, s.rejectInput(ctx, sessionID, invalid)
 	}
 	var msg *models.Message
+	var prevAt time.Time // the session's previous message, for subscribers to spot a gap
 	change := func(session *models.Session, now time.Time) (*models.Message, error) {
+		prevAt = time.Time{}
+		if session.LastMessageAt != nil {
+			prevAt = *session.LastMessageAt
+		}
 		msg = compose(session, now)
 		return msg, nil
 	}
@@ -70,7 +75,7 @@ func (s *Service) send(ctx context.Context, sessionID string, in models.MessageI
 		if _, err := s.modifyLive(ctx, sessionID, change); err != nil {
 			return nil, err
 		}
-		s.publish(ctx, messageEvents(msg)...)
+		s.publish(ctx, messageEvents(msg, prevAt)...)
 		return msg, nil
 	}
 
@@ -93,7 +98,7 @@ func (s *Service) send(ctx context.Context, sessionID string, in models.MessageI
 		return nil, err
 	}
 	if used == nil {
-		s.publish(ctx, messageEvents(msg)...)
+		s.publish(ctx, messageEvents(msg, prevAt)...)
 		return msg, nil
 	}
 	if used.RequestHash != key.RequestHash {

@@ -87,6 +87,9 @@ func (s *Service) CreateAgent(ctx context.Context, in CreateAgentInput) (*models
 	if name == "" || utf8.RuneCountInString(name) > maxAgentNameChars {
 		return nil, models.ErrValidation("Agent name must be 1 to 200 characters")
 	}
+	if !models.ValidText(name) {
+		return nil, models.ErrInvalidText("name")
+	}
 	if err := in.SessionDefaults.Validate(); err != nil {
 		return nil, err
 	}

@@ -1,12 +1,15 @@
 package rest
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"io"
 	"mime"
 	"net/http"
 	"strings"
+
+	"sessionhub/models"
 )
 
 // MaxBodyBytes bounds every request body (SPEC §7).
@@ -21,14 +24,20 @@ func decodeJSON(w http.ResponseWriter, r *http.Request, dst any) error {
 			return requestErr(http.StatusUnsupportedMediaType, "Content-Type must be application/json")
 		}
 	}
-	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, MaxBodyBytes))
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, MaxBodyBytes))
+	if err != nil {
+		return decodeError(err)
+	}
+	// Decoding would turn a lone surrogate into U+FFFD without a word; refuse
+	// it (and NUL) in the raw text, the same on every database.
+	if !models.ValidJSONText(body) {
+		return models.ErrInvalidText("the request body")
+	}
+	dec := json.NewDecoder(bytes.NewReader(body))
 	if err := dec.Decode(dst); err != nil {
 		return decodeError(err)
 	}
 	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
-		if _, tooLarge := errors.AsType[*http.MaxBytesError](err); tooLarge {
-			return decodeError(err)
-		}
 		return badRequest("Request body must be a single JSON object")
 	}
 	return nil

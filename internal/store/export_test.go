@@ -1,17 +1,14 @@
 package store
 
-import (
-	"context"
-
-	"github.com/google/uuid"
-)
-
 // ObserveGroups reports the size of every shared send statement s runs
 // (PostgreSQL only); call it before sending.
 func ObserveGroups(s *Store, observe func(size int)) {
-	inner := s.sends.group
-	s.sends.group = func(ctx context.Context, sends []*pendingSend) (map[uuid.UUID]bool, error) {
-		observe(len(sends))
-		return inner(ctx, sends)
-	}
+	s.sends.sizes = observe
+}
+
+// QueuedSends counts the sends waiting for a group statement (PostgreSQL only).
+func QueuedSends(s *Store) int {
+	s.sends.mu.Lock()
+	defer s.sends.mu.Unlock()
+	return len(s.sends.queue)
 }

@@ -22,22 +22,23 @@ const groupSendSQL = `
 WITH input AS (
 	SELECT * FROM unnest($1::uuid[], $2::timestamptz[], $3::timestamptz[], $4::int[], $5::int[], $6::bool[],
 		$7::int[], $8::int[], $9::bigint[], $10::uuid[], $11::uuid[], $12::bool[], $13::text[], $14::jsonb[],
-		$15::jsonb[], $16::timestamptz[])
+		$15::jsonb[], $16::timestamptz[], $17::jsonb[])
 	AS t(id, last_activity, expires_at, renewal_count, timeout_minutes, auto_renew, max_duration_minutes,
-		warning_threshold_minutes, version, message_id, author_id, is_agent, content, metadata, attachments, created_at)
+		warning_threshold_minutes, version, message_id, author_id, is_agent, content, metadata, attachments, created_at,
+		session_status)
 ), locked AS (
 	SELECT s.id FROM sessions s JOIN input i ON s.id = i.id AND s.version = i.version
 	ORDER BY s.id FOR UPDATE OF s
 ), updated AS (
 	UPDATE sessions s SET last_activity = i.last_activity, expires_at = i.expires_at, renewal_count = i.renewal_count,
 		timeout_minutes = i.timeout_minutes, auto_renew = i.auto_renew, max_duration_minutes = i.max_duration_minutes,
-		warning_threshold_minutes = i.warning_threshold_minutes, version = s.version + 1
+		warning_threshold_minutes = i.warning_threshold_minutes, last_message_at = i.created_at, version = s.version + 1
 	FROM input i JOIN locked l ON l.id = i.id
 	WHERE s.id = i.id AND s.version = i.version
 	RETURNING s.id
 ), inserted AS (
-	INSERT INTO messages (id, session_id, author_id, is_agent, content, metadata, attachments, created_at)
-	SELECT i.message_id, i.id, i.author_id, i.is_agent, i.content, i.metadata, i.attachments, i.created_at
+	INSERT INTO messages (id, session_id, author_id, is_agent, content, metadata, attachments, created_at, session_status)
+	SELECT i.message_id, i.id, i.author_id, i.is_agent, i.content, i.metadata, i.attachments, i.created_at, i.session_status
 	FROM input i JOIN updated u ON u.id = i.id
 )
 SELECT id FROM updated`
@@ -77,6 +78,8 @@ type sendOutcome struct {
 type groupCommitter struct {
 	single func(ctx context.Context, session *models.Session, version int64, message *models.Message) (bool, error)
 	group  func(ctx context.Context, sends []*pendingSend) (map[uuid.UUID]bool, error)
+	// sizes hears the size of every group statement (metrics); may be nil.
+	sizes func(int)
 
 	mu      sync.Mutex
 	queue   []*pendingSend
@@ -121,15 +124,15 @@ func (g *groupCommitter) drain() {
 			return
 		}
 		ctx, cancel := context.WithTimeout(context.Background(), groupTimeout)
-		written, err := g.exec(ctx, sends)
+		outcomes := g.exec(ctx, sends)
 		cancel()
 		g.mu.Lock()
 		for _, p := range sends {
 			delete(g.writing, p.session.ID)
 		}
 		g.mu.Unlock()
-		for _, p := range sends {
-			p.done <- sendOutcome{written: written[p.session.ID], err: err}
+		for i, p := range sends {
+			p.done <- outcomes[i]
 		}
 	}
 }
@@ -159,17 +162,41 @@ func (g *groupCommitter) take() []*pendingSend {
 	return group
 }
 
-func (g *groupCommitter) exec(ctx context.Context, sends []*pendingSend) (map[uuid.UUID]bool, error) {
+// exec writes sends and returns each one's outcome, in order. A group
+// statement that the database refuses for a reason tied to one of its rows
+// (a value it cannot store, a vanished foreign key) would fail every send in
+// it; so it is retried one send per statement, and only the offending send
+// gets the error. A group that was rolled back by a deadlock or a
+// serialization failure wrote nothing: every send re-reads its session and
+// tries again. A group that failed for want of a database fails every send.
+func (g *groupCommitter) exec(ctx context.Context, sends []*pendingSend) []sendOutcome {
+	outcomes := make([]sendOutcome, len(sends))
 	if len(sends) == 1 {
 		p := sends[0]
-		ok, err := g.single(ctx, p.session, p.version, p.message)
-		return map[uuid.UUID]bool{p.session.ID: ok}, err
+		outcomes[0].written, outcomes[0].err = g.single(ctx, p.session, p.version, p.message)
+		return outcomes
+	}
+	if g.sizes != nil {
+		g.sizes(len(sends))
 	}
 	written, err := g.group(ctx, sends)
-	if isRetryable(err) {
-		return nil, nil // nothing was written: every send re-reads its session and tries again
+	switch {
+	case err == nil:
+		for i, p := range sends {
+			outcomes[i].written = written[p.session.ID]
+		}
+	case isRetryable(err):
+		// nothing was written; every outcome stays "not written"
+	case isUnavailable(err):
+		for i := range outcomes {
+			outcomes[i].err = err
+		}
+	default:
+		for i, p := range sends {
+			outcomes[i].written, outcomes[i].err = g.single(ctx, p.session, p.version, p.message)
+		}
 	}
-	return written, err
+	return outcomes
 }
 
 // writeGroup runs groupSendSQL and reports which sessions it wrote.
@@ -181,6 +208,7 @@ func writeGroup(ctx context.Context, db *sql.DB, sends []*pendingSend) (map[uuid
 		renewals, timeouts, maxDurations, warnings                  = make([]int32, n), make([]int32, n), make([]int32, n), make([]int32, n)
 		autoRenew, isAgent                                          = make([]bool, n), make([]bool, n)
 		versions                                                    = make([]int64, n)
+		statuses                                                    = make([]*string, n)
 	)
 	for i, p := range sends {
 		s, m, cfg := p.session, p.message, p.session.TimeoutConfig
@@ -198,9 +226,12 @@ func writeGroup(ctx context.Context, db *sql.DB, sends []*pendingSend) (map[uuid
 		}
 		metadata[i], _ = meta.(string)
 		attachments[i], _ = atts.(string)
+		if statuses[i], err = statusJSON(m.SessionStatus); err != nil {
+			return nil, err
+		}
 	}
 	rows, err := db.QueryContext(ctx, groupSendSQL, ids, lastActivity, expiresAt, renewals, timeouts, autoRenew,
-		maxDurations, warnings, versions, messageIDs, authorIDs, isAgent, contents, metadata, attachments, createdAt)
+		maxDurations, warnings, versions, messageIDs, authorIDs, isAgent, contents, metadata, attachments, createdAt, statuses)
 	if err != nil {
 		return nil, err
 	}
@@ -221,4 +252,17 @@ func writeGroup(ctx context.Context, db *sql.DB, sends []*pendingSend) (map[uuid
 func isRetryable(err error) bool {
 	var pgErr *pgconn.PgError
 	return errors.As(err, &pgErr) && (pgErr.Code == "40P01" || pgErr.Code == "40001")
+}
+
+// statusJSON is a message's stored sessionStatus, or nil for none.
+func statusJSON(st *models.SessionStatus) (*string, error) {
+	if st == nil {
+		return nil, nil
+	}
+	v, err := st.Value()
+	if err != nil {
+		return nil, err
+	}
+	text := v.(string)
+	return &text, nil
 }

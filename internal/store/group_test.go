@@ -116,7 +116,8 @@ func TestGroupCommit(t *testing.T) {
 func TestSendsAreHOTUpdates(t *testing.T) {
 	s := testutil.OpenStore(t, store.Postgres)
 	written := map[string]bool{"last_activity": true, "expires_at": true, "renewal_count": true, "timeout_minutes": true,
-		"auto_renew": true, "max_duration_minutes": true, "warning_threshold_minutes": true, "version": true}
+		"auto_renew": true, "max_duration_minutes": true, "warning_threshold_minutes": true, "version": true,
+		"last_message_at": true}
 	var indexes []struct{ Name, Definition string }
 	err := s.DB().Raw(`SELECT indexname AS name, indexdef AS definition FROM pg_indexes WHERE tablename = 'sessions'`).Scan(&indexes).Error
 	if err != nil || len(indexes) < 2 {

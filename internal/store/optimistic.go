@@ -22,12 +22,12 @@ const writeSessionSQL = `
 WITH u AS (
 	UPDATE sessions SET last_activity = $2, expires_at = $3, renewal_count = $4,
 		timeout_minutes = $5, auto_renew = $6, max_duration_minutes = $7, warning_threshold_minutes = $8,
-		version = version + 1
+		last_message_at = $16, version = version + 1
 	WHERE id = $1 AND version = $9
 	RETURNING id
 )
-INSERT INTO messages (id, session_id, author_id, is_agent, content, metadata, attachments, created_at)
-SELECT $10, u.id, $11, $12, $13, $14, $15, $16 FROM u`
+INSERT INTO messages (id, session_id, author_id, is_agent, content, metadata, attachments, created_at, session_status)
+SELECT $10, u.id, $11, $12, $13, $14, $15, $16, $17 FROM u`
 
 const writeSessionOnlySQL = `
 UPDATE sessions SET last_activity = $2, expires_at = $3, renewal_count = $4,
@@ -96,14 +96,14 @@ func (s *Store) updateOptimistically(ctx context.Context, id uuid.UUID, apply fu
 // path reads without GORM's reflection.)
 const readSessionSQL = `SELECT id, agent_id, user_id, metadata, created_at, last_activity, expires_at,
 	renewal_count, timeout_minutes, auto_renew, max_duration_minutes, warning_threshold_minutes,
-	version, near_expiry_notified_for, expiry_notified
+	version, near_expiry_notified_for, expiry_notified, last_message_at
 	FROM sessions WHERE id = $1`
 
 func readSession(ctx context.Context, db *sql.DB, id uuid.UUID, s *models.Session) error {
 	err := db.QueryRowContext(ctx, readSessionSQL, id).Scan(&s.ID, &s.AgentID, &s.UserID, &s.Metadata,
 		&s.CreatedAt, &s.LastActivity, &s.ExpiresAt, &s.RenewalCount,
 		&s.TimeoutConfig.TimeoutMinutes, &s.TimeoutConfig.AutoRenew, &s.TimeoutConfig.MaxDurationMinutes,
-		&s.TimeoutConfig.WarningThresholdMinutes, &s.Version, &s.NearExpiryNotifiedFor, &s.ExpiryNotified)
+		&s.TimeoutConfig.WarningThresholdMinutes, &s.Version, &s.NearExpiryNotifiedFor, &s.ExpiryNotified, &s.LastMessageAt)
 	if errors.Is(err, sql.ErrNoRows) {
 		return models.ErrNotFound
 	}
@@ -121,8 +121,12 @@ func (s *Store) writeSession(ctx context.Context, sess *models.Session, version 
 		if err != nil {
 			return false, err
 		}
+		status, err := statusJSON(msg.SessionStatus)
+		if err != nil {
+			return false, err
+		}
 		query = writeSessionSQL
-		args = append(args, msg.ID, msg.AuthorID, msg.IsAgent, msg.Content, metadata, attachments, msg.CreatedAt.UTC())
+		args = append(args, msg.ID, msg.AuthorID, msg.IsAgent, msg.Content, metadata, attachments, msg.CreatedAt.UTC(), status)
 	}
 	res, err := s.sql.ExecContext(ctx, query, args...)
 	if err != nil {

@@ -60,12 +60,21 @@ func (s *Store) FindSession(ctx context.Context, id uuid.UUID) (*models.Session,
 // UpdateSession locks the session row (SELECT … FOR UPDATE on PostgreSQL; the
 // single connection and BEGIN IMMEDIATE on SQLite), lets apply change it, then
 // writes the session's mutable columns and the message in the same transaction.
+//
+// If the database fails while a message is being written, so that the write
+// may have committed, the store looks the message up before it answers
+// (settle.go): success if it is stored, models.ErrSendOutcomeUnknown if the
+// database cannot tell in time.
 func (s *Store) UpdateSession(ctx context.Context, id uuid.UUID, apply func(*models.Session) (*models.Message, error)) (*models.Session, error) {
+	st := &settled{store: s, apply: apply}
+	var sess *models.Session
+	var err error
 	if s.dialect == Postgres {
-		return s.updateOptimistically(ctx, id, apply)
+		sess, err = s.updateOptimistically(ctx, id, st.run)
+	} else {
+		sess, _, err = s.updateSession(ctx, id, nil, st.run)
 	}
-	sess, _, err := s.updateSession(ctx, id, nil, apply)
-	return sess, err
+	return st.outcome(ctx, sess, err)
 }
 
 // UpdateSessionOnce is UpdateSession guarded by an idempotency key. Under the
@@ -75,11 +84,16 @@ func (s *Store) UpdateSession(ctx context.Context, id uuid.UUID, apply func(*mod
 // concurrent first use of the key elsewhere makes it retry once, to find
 // and return that use's record.
 func (s *Store) UpdateSessionOnce(ctx context.Context, id uuid.UUID, key models.IdempotencyKey, apply func(*models.Session) (*models.Message, error)) (*models.Session, *models.IdempotencyKey, error) {
-	sess, used, err := s.updateSession(ctx, id, &key, apply)
+	st := &settled{store: s, apply: apply}
+	sess, used, err := s.updateSession(ctx, id, &key, st.run)
 	if errors.Is(err, errKeyRace) {
-		sess, used, err = s.updateSession(ctx, id, &key, apply)
+		sess, used, err = s.updateSession(ctx, id, &key, st.run)
 	}
-	return sess, used, err
+	if used != nil {
+		return sess, used, err
+	}
+	sess, err = st.outcome(ctx, sess, err)
+	return sess, nil, err
 }
 
 // errKeyRace: another transaction committed the same idempotency key first.
@@ -117,6 +131,7 @@ func (s *Store) updateSession(ctx context.Context, id uuid.UUID, key *models.Ide
 			"auto_renew":                sess.TimeoutConfig.AutoRenew,
 			"max_duration_minutes":      sess.TimeoutConfig.MaxDurationMinutes,
 			"warning_threshold_minutes": sess.TimeoutConfig.WarningThresholdMinutes,
+			"last_message_at":           sess.LastMessageAt,
 			"version":                   gorm.Expr("version + 1"),
 		}).Error; err != nil {
 			return err

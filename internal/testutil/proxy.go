@@ -17,6 +17,7 @@ type Proxy struct {
 	ln      net.Listener
 	conns   map[net.Conn]struct{}
 	flowing chan struct{} // closed while traffic flows; open while stalled
+	replies chan struct{} // likewise, for the server's answers alone
 }
 
 // NewProxy listens on a free loopback port and forwards to target.
@@ -26,7 +27,7 @@ func NewProxy(tb testing.TB, target string) *Proxy {
 	if err != nil {
 		tb.Fatal(err)
 	}
-	p := &Proxy{t: tb, target: target, addr: ln.Addr().String(), conns: map[net.Conn]struct{}{}, flowing: closedChan()}
+	p := &Proxy{t: tb, target: target, addr: ln.Addr().String(), conns: map[net.Conn]struct{}{}, flowing: closedChan(), replies: closedChan()}
 	p.serve(ln)
 	tb.Cleanup(p.Cut)
 	return p
@@ -77,8 +78,8 @@ func (p *Proxy) serve(ln net.Listener) {
 			if !p.track(client, server) {
 				return
 			}
-			go p.pipe(client, server)
-			go p.pipe(server, client)
+			go p.pipe(server, client, p.gate)
+			go p.pipe(client, server, p.replyGate)
 		}
 	}()
 }
@@ -106,14 +107,24 @@ func (p *Proxy) Stall() {
 	p.flowing = make(chan struct{})
 }
 
-// Resume ends a Stall.
+// StallReplies holds what the server sends while requests still reach it:
+// statements run and commit, but their answers are lost in transit.
+func (p *Proxy) StallReplies() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.replies = make(chan struct{})
+}
+
+// Resume ends a Stall or StallReplies.
 func (p *Proxy) Resume() {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	select {
-	case <-p.flowing:
-	default:
-		close(p.flowing)
+	for _, c := range []chan struct{}{p.flowing, p.replies} {
+		select {
+		case <-c:
+		default:
+			close(c)
+		}
 	}
 }
 
@@ -123,18 +134,27 @@ func (p *Proxy) gate() <-chan struct{} {
 	return p.flowing
 }
 
+// replyGate holds the server's bytes during Stall and StallReplies.
+func (p *Proxy) replyGate() <-chan struct{} {
+	p.mu.Lock()
+	flowing, replies := p.flowing, p.replies
+	p.mu.Unlock()
+	<-replies
+	return flowing
+}
+
 func closedChan() chan struct{} {
 	c := make(chan struct{})
 	close(c)
 	return c
 }
 
-func (p *Proxy) pipe(dst, src net.Conn) {
+func (p *Proxy) pipe(dst, src net.Conn, gate func() <-chan struct{}) {
 	buf := make([]byte, 32<<10)
 	for {
 		n, err := src.Read(buf)
 		if n > 0 {
-			<-p.gate() // hold the bytes while stalled
+			<-gate() // hold the bytes while stalled
 			if _, werr := dst.Write(buf[:n]); werr != nil {
 				break
 			}
