@@ -28,11 +28,13 @@ type config struct {
 	RequestTimeout  time.Duration
 	Auth            auth.Config
 	RateLimit       int // requests per minute per caller; 0 turns limiting off
-	AllowedOrigins  []string
-	LogLevel        string
-	LogFormat       string
-	Tracing         telemetry.TracingConfig
-	PprofAddr       string
+	// Subscription caps on this replica.
+	SubscriptionsPerConnection, SubscriptionsPerCaller int
+	AllowedOrigins                                     []string
+	LogLevel                                           string
+	LogFormat                                          string
+	Tracing                                            telemetry.TracingConfig
+	PprofAddr                                          string
 	// Clamped lists settings that were out of bounds and were clamped into
 	// them (as the reference does), for a warning at start-up.
 	Clamped []string
@@ -131,6 +133,20 @@ func loadConfig(args []string, env func(string) string, out io.Writer) (config, 
 			return config{}, fmt.Errorf("RATE_LIMIT_PER_MINUTE=%q: must be a whole number, 0 or more", raw)
 		}
 		cfg.RateLimit = n
+	}
+	for _, cap := range []struct {
+		name string
+		dst  *int
+	}{
+		{"SUBSCRIPTIONS_PER_CONNECTION", &cfg.SubscriptionsPerConnection},
+		{"SUBSCRIPTIONS_PER_CALLER", &cfg.SubscriptionsPerCaller},
+	} {
+		raw := getenv(cap.name)
+		n, err := strconv.Atoi(raw)
+		if err != nil || n < 1 || n > 1_000_000 {
+			return config{}, fmt.Errorf("%s=%q: must be a whole number from 1 to 1000000", cap.name, raw)
+		}
+		*cap.dst = n
 	}
 	if raw := getenv("REQUEST_TIMEOUT_SECONDS"); raw != "" {
 		n, err := strconv.Atoi(raw)

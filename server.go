@@ -189,9 +189,9 @@ func sweepExpired(ctx context.Context, svc *chat.Service, cfg config, log *slog.
 // PostgreSQL, in process on SQLite.
 func newBus(ctx context.Context, cfg config, db *store.Store, log *slog.Logger) (pubsub.Bus, error) {
 	if db.Dialect() != store.Postgres {
-		return pubsub.NewLocal(), nil
+		return pubsub.NewLocal(chat.Backfill(db)), nil
 	}
-	return pubsub.NewPostgres(ctx, cfg.DatabaseURL, db.FindMessage, log)
+	return pubsub.NewPostgres(ctx, cfg.DatabaseURL, db.FindMessage, chat.Backfill(db), log)
 }
 
 // announceLifetimes publishes near-expiration and expiry events every second.
@@ -223,7 +223,8 @@ type deps struct {
 // logging, metrics and (when configured) tracing.
 func newHandler(cfg config, d deps, draining *atomic.Bool, shutdown <-chan struct{}) http.Handler {
 	svc, authenticator, log := d.svc, d.auth, d.log
-	gate := &auth.Gate{Auth: authenticator, Limiter: auth.NewRateLimiter(cfg.RateLimit), Now: time.Now}
+	limiter := auth.NewRateLimiter(cfg.RateLimit)
+	gate := &auth.Gate{Auth: authenticator, Limiter: limiter, Now: time.Now}
 	mux := http.NewServeMux()
 	gql := graph.NewHandler(svc, graph.Options{
 		Introspection:  cfg.Introspection,
@@ -233,6 +234,10 @@ func newHandler(cfg config, d deps, draining *atomic.Bool, shutdown <-chan struc
 		MaxBodyBytes:   rest.MaxBodyBytes,
 		Shutdown:       shutdown,
 		Extensions:     []graphql.HandlerExtension{telemetry.GraphQL{Metrics: d.metrics, Tracer: d.tracing.Tracer()}},
+
+		SubscriptionsPerConnection: cfg.SubscriptionsPerConnection,
+		SubscriptionsPerCaller:     cfg.SubscriptionsPerCaller,
+		RateLimiter:                limiter,
 	})
 	mux.Handle("/query", withTimeout(cfg.RequestTimeout, gate.Wrap(gql, graph.WriteHTTPError)))
 	if cfg.Playground {

@@ -38,6 +38,8 @@ var settings = []setting{
 	{env: "SESSION_CLEANUP_INTERVAL_MINUTES", def: "5", usage: "how often the retention sweep runs, clamped to 1..60"},
 	{env: "SESSION_RETENTION_HOURS", def: "0", usage: "delete sessions this long after they expired; 0 keeps them"},
 	{env: "RATE_LIMIT_PER_MINUTE", def: "1200", usage: "requests per caller per minute on each replica; 0 turns limiting off"},
+	{env: "SUBSCRIPTIONS_PER_CONNECTION", def: "100", usage: "open subscriptions one WebSocket connection may hold, 1..1000000"},
+	{env: "SUBSCRIPTIONS_PER_CALLER", def: "1000", usage: "open subscriptions one caller may hold on each replica, 1..1000000"},
 	{env: "REQUEST_TIMEOUT_SECONDS", def: "10", usage: "longest a request may work, 1..600 (503 after)"},
 	{env: "SHUTDOWN_TIMEOUT_SECONDS", def: "20", usage: "how long in-flight requests may finish after SIGTERM, 1..600"},
 	{env: "AUTH_API_KEYS", usage: "comma-separated admin API keys (X-API-KEY or Authorization: Bearer); no keys and no JWT settings means no auth"},

@@ -4,67 +4,78 @@ import (
 	"context"
 	"errors"
 
+	"github.com/99designs/gqlgen/graphql"
+	"github.com/99designs/gqlgen/graphql/handler/transport"
+	"github.com/vektah/gqlparser/v2/ast"
+	"github.com/vektah/gqlparser/v2/gqlerror"
+
 	"sessionhub/graph/model"
 	"sessionhub/internal/pubsub"
 	"sessionhub/models"
 )
 
-// forwardEvents copies a subscription's events to gqlgen until the client
-// goes away or the subscription ends. A subscriber too slow to keep up has its
-// whole connection closed (gqlgen has no per-operation close code), so it
-// learns it missed events instead of silently skipping them.
-func forwardEvents(ctx context.Context, sub *pubsub.Subscription, out chan<- model.SessionEvent) {
-	defer close(out)
-	defer sub.Close()
-	send := func(e models.Event) bool {
+// followSession serves Subscription.sessionEvents: it admits the subscription
+// (caps and rate limit), and hands the session's events to gqlgen through an
+// unbuffered channel. No goroutine of ours waits while the subscription is
+// idle: the subscription's own goroutine runs only while it has events to
+// hand over, and the client's departure is noticed by context.AfterFunc.
+func (r *subscriptionResolver) followSession(ctx context.Context, sessionID, after string) (<-chan model.SessionEvent, error) {
+	release, err := r.subscriptions.admit(ctx)
+	if err != nil {
+		return nil, err
+	}
+	out := make(chan model.SessionEvent)
+	deliver := func(e models.Event) bool {
 		select {
-		case out <- toModelEvent(e):
-			return true
-		case <-ctx.Done():
-			return false
-		case <-sub.Done():
-			if errors.Is(sub.Err(), pubsub.ErrSlowSubscriber) {
-				dropIfSlow(ctx, sub)
-				return false
-			}
-		}
-		select { // ended otherwise (a deletion): its last events still go out
 		case out <- toModelEvent(e):
 			return true
 		case <-ctx.Done():
 			return false
 		}
 	}
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case e := <-sub.Events():
-			if !send(e) {
-				return
-			}
-		case <-sub.Done():
-			// Hand over what was queued before the end (a deletion ends after its event).
-			for {
-				select {
-				case e := <-sub.Events():
-					if !send(e) {
-						return
-					}
-				default:
-					dropIfSlow(ctx, sub)
-					return
-				}
-			}
+	end := func(why error) {
+		if err := streamError(why); err != nil {
+			failStream(ctx, err)
 		}
+		close(out)
+	}
+	sub, err := r.Chat.FollowSession(ctx, sessionID, after, deliver, end)
+	if err != nil {
+		release()
+		return nil, err
+	}
+	context.AfterFunc(ctx, func() {
+		sub.Close()
+		release()
+	})
+	return out, nil
+}
+
+// streamError is what the client hears when its subscription ends for a
+// reason of the server's: nothing after a deletion (the stream completes).
+func streamError(why error) *models.Error {
+	switch {
+	case errors.Is(why, pubsub.ErrSessionDeleted), errors.Is(why, pubsub.ErrClosed):
+		return nil
+	case errors.Is(why, pubsub.ErrSlowSubscriber):
+		return models.ErrSlowConsumer(pubsub.MaxQueuedEvents)
+	default:
+		return models.ErrEventsLost()
 	}
 }
 
-func dropIfSlow(ctx context.Context, sub *pubsub.Subscription) {
-	if errors.Is(sub.Err(), pubsub.ErrSlowSubscriber) {
-		if closeConnection := connectionCloser(ctx); closeConnection != nil {
-			closeConnection()
-		}
+// failStream ends a subscription with a final GraphQL error: on WebSocket
+// the protocol's own error message for the operation; on other transports
+// (Server-Sent Events) a last result carrying the error, added by
+// finalErrors.
+func failStream(ctx context.Context, appErr *models.Error) {
+	gqlErr := withCode(&gqlerror.Error{Path: ast.Path{ast.PathName(graphql.GetFieldContext(ctx).Field.Alias)}}, appErr)
+	if wsConnectionFrom(ctx) != nil {
+		transport.AddSubscriptionError(ctx, gqlErr)
+		return
+	}
+	if st := streamStateFrom(ctx); st != nil {
+		st.fail(gqlErr)
 	}
 }
 
@@ -72,7 +83,8 @@ func toModelEvent(e models.Event) model.SessionEvent {
 	id := e.SessionID.String()
 	switch e.Kind {
 	case models.EventMessageAdded:
-		return model.MessageAddedEvent{SessionID: id, OccurredAt: e.OccurredAt, Message: e.Message}
+		return model.MessageAddedEvent{SessionID: id, OccurredAt: e.OccurredAt, Message: e.Message,
+			Cursor: models.KeyOf(e.Message.CreatedAt, e.Message.ID).Cursor()}
 	case models.EventRenewed:
 		return model.SessionRenewedEvent{SessionID: id, OccurredAt: e.OccurredAt, SessionStatus: e.Status}
 	case models.EventNearExpiration:
@@ -82,13 +94,4 @@ func toModelEvent(e models.Event) model.SessionEvent {
 	default:
 		return model.SessionDeletedEvent{SessionID: id, OccurredAt: e.OccurredAt}
 	}
-}
-
-type connectionCloserKey struct{}
-
-// connectionCloser returns the function that closes the WebSocket connection
-// carrying ctx, set up when the connection was initialised.
-func connectionCloser(ctx context.Context) context.CancelFunc {
-	f, _ := ctx.Value(connectionCloserKey{}).(context.CancelFunc)
-	return f
 }

@@ -69,6 +69,7 @@ type ComplexityRoot struct {
 	}
 
 	MessageAddedEvent struct {
+		Cursor     func(childComplexity int) int
 		Message    func(childComplexity int) int
 		OccurredAt func(childComplexity int) int
 		SessionID  func(childComplexity int) int
@@ -174,7 +175,7 @@ type ComplexityRoot struct {
 	}
 
 	Subscription struct {
-		SessionEvents func(childComplexity int, sessionID string) int
+		SessionEvents func(childComplexity int, sessionID string, after *string) int
 	}
 
 	TimeoutConfig struct {
@@ -216,7 +217,7 @@ type SessionResolver interface {
 	Messages(ctx context.Context, obj *models.Session, first *int, after *string, last *int, before *string) (*model.MessageConnection, error)
 }
 type SubscriptionResolver interface {
-	SessionEvents(ctx context.Context, sessionID string) (<-chan model.SessionEvent, error)
+	SessionEvents(ctx context.Context, sessionID string, after *string) (<-chan model.SessionEvent, error)
 }
 
 // endregion ************************** generated!.gotpl **************************
@@ -336,6 +337,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.Message.SessionStatus(childComplexity), true
 
+	case "MessageAddedEvent.cursor":
+		if e.ComplexityRoot.MessageAddedEvent.Cursor == nil {
+			break
+		}
+
+		return e.ComplexityRoot.MessageAddedEvent.Cursor(childComplexity), true
 	case "MessageAddedEvent.message":
 		if e.ComplexityRoot.MessageAddedEvent.Message == nil {
 			break
@@ -782,7 +789,7 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 			return 0, false
 		}
 
-		return e.ComplexityRoot.Subscription.SessionEvents(childComplexity, args["sessionId"].(string)), true
+		return e.ComplexityRoot.Subscription.SessionEvents(childComplexity, args["sessionId"].(string), args["after"].(*string)), true
 
 	case "TimeoutConfig.autoRenew":
 		if e.ComplexityRoot.TimeoutConfig.AutoRenew == nil {
@@ -1004,9 +1011,29 @@ type Subscription {
   warning (pushed when the warning threshold is crossed, before expiry),
   expiry, and deletion (after which the subscription ends). Served over
   WebSocket (graphql-transport-ws, and the legacy graphql-ws).
-  Errors: SESSION_NOT_FOUND.
+
+  Message events are delivered exactly once and in order, also when the
+  server's own event bus reconnects. Lifetime events (renewals, warnings,
+  expiry) are delivered as they happen and not replayed.
+
+  A subscriber that does not read its events (over 4096 waiting) is dropped
+  with a final SLOW_CONSUMER error; one that ends because missed events could
+  not be read back gets UNAVAILABLE: subscribe again with ` + "`" + `after` + "`" + `.
+  Subscriptions are limited per connection and per caller (RATE_LIMITED), and
+  starting one counts against the caller's rate limit.
+  Errors: SESSION_NOT_FOUND, VALIDATION_ERROR (a bad cursor), RATE_LIMITED.
   """
-  sessionEvents(sessionId: ID!): SessionEvent!
+  sessionEvents(
+    "The session to follow."
+    sessionId: ID!
+    """
+    A message cursor (` + "`" + `MessageAddedEvent.cursor` + "`" + ` of the last message the
+    client saw, or a ` + "`" + `MessageEdge.cursor` + "`" + `): the session's messages after it
+    are delivered first, oldest first, then events continue live, so a client
+    that reconnects misses nothing. Omitted: events start with what happens next.
+    """
+    after: String
+  ): SessionEvent!
 }
 
 "Something that happened to a session. Clients switch on ` + "`" + `__typename` + "`" + `."
@@ -1020,6 +1047,8 @@ type MessageAddedEvent implements SessionEvent {
   sessionId: ID!
   occurredAt: Time!
   message: Message!
+  "The message's position, as ` + "`" + `MessageEdge.cursor` + "`" + `: pass the last one seen as ` + "`" + `sessionEvents(after:)` + "`" + ` to resume."
+  cursor: String!
 }
 
 "The session's expiry moved: a renewal, a heartbeat or message that renewed, or a timeout change (wasRenewed false)."
@@ -1794,6 +1823,14 @@ func (ec *executionContext) field_Subscription_sessionEvents_args(ctx context.Co
 		return nil, err
 	}
 	args["sessionId"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "after",
+		func(ctx context.Context, v any) (*string, error) {
+			return ec.unmarshalOString2ᚖstring(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["after"] = arg1
 	return args, nil
 }
 
@@ -2342,6 +2379,29 @@ func (ec *executionContext) fieldContext_MessageAddedEvent_message(_ context.Con
 		},
 	}
 	return fc, nil
+}
+
+func (ec *executionContext) _MessageAddedEvent_cursor(ctx context.Context, field graphql.CollectedField, obj *model.MessageAddedEvent) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_MessageAddedEvent_cursor(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Cursor, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_MessageAddedEvent_cursor(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("MessageAddedEvent", field, false, false, "String")
 }
 
 func (ec *executionContext) _MessageConnection_edges(ctx context.Context, field graphql.CollectedField, obj *model.MessageConnection) (ret graphql.Marshaler) {
@@ -4083,7 +4143,7 @@ func (ec *executionContext) _Subscription_sessionEvents(ctx context.Context, fie
 		},
 		func(ctx context.Context) (any, error) {
 			fc := graphql.GetFieldContext(ctx)
-			return ec.Resolvers.Subscription().SessionEvents(ctx, fc.Args["sessionId"].(string))
+			return ec.Resolvers.Subscription().SessionEvents(ctx, fc.Args["sessionId"].(string), fc.Args["after"].(*string))
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v model.SessionEvent) graphql.Marshaler {
@@ -5883,6 +5943,11 @@ func (ec *executionContext) _MessageAddedEvent(ctx context.Context, sel ast.Sele
 			}
 		case "message":
 			out.Values[i] = ec._MessageAddedEvent_message(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "cursor":
+			out.Values[i] = ec._MessageAddedEvent_cursor(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}

@@ -40,6 +40,13 @@ type Options struct {
 	Shutdown <-chan struct{}
 	// Extensions observe operations (metrics, tracing).
 	Extensions []graphql.HandlerExtension
+	// SubscriptionsPerConnection and SubscriptionsPerCaller cap open
+	// subscriptions on this replica (0: the defaults).
+	SubscriptionsPerConnection int
+	SubscriptionsPerCaller     int
+	// RateLimiter is charged one request per subscription started over a
+	// WebSocket (nil: no limit).
+	RateLimiter RateLimiter
 }
 
 // Limits on one operation (graphql-armor's defaults, with depth raised to
@@ -56,7 +63,8 @@ const (
 // NewHandler builds the /query handler, configured once: transports, caches,
 // limits, error presenter and recover function.
 func NewHandler(svc *chat.Service, opts Options) http.Handler {
-	srv := handler.New(NewExecutableSchema(Config{Resolvers: &Resolver{Chat: svc}, Complexity: complexity()}))
+	resolver := &Resolver{Chat: svc, subscriptions: newSubscriptionLimits(opts)}
+	srv := handler.New(NewExecutableSchema(Config{Resolvers: resolver, Complexity: complexity()}))
 	srv.AddTransport(&transport.Websocket{
 		Implementation: transport.CoderWebsocketImplementation{
 			AcceptOptions: websocket.AcceptOptions{OriginPatterns: opts.OriginPatterns},
@@ -84,6 +92,8 @@ func NewHandler(svc *chat.Service, opts Options) http.Handler {
 	}
 
 	srv.AroundOperations(withLoaders(svc))
+	srv.AroundOperations(withStreamState)
+	srv.AroundResponses(finalErrors)
 	srv.AroundFields(markFaults)
 	srv.SetErrorPresenter(errorPresenter(opts.Logger))
 	srv.SetRecoverFunc(recoverFunc(opts.Logger))
@@ -120,8 +130,7 @@ func complexity() ComplexityRoot {
 
 // websocketInit authenticates a WebSocket connection from its
 // connection_init payload (a bad one is closed with 4403), and gives the
-// connection a context that ends, closing it, on server shutdown or when a
-// subscription finds its client too slow.
+// connection a context that ends, closing it, on server shutdown.
 func websocketInit(a *auth.Authenticator, shutdown <-chan struct{}) transport.WebsocketInitFunc {
 	return func(ctx context.Context, payload transport.InitPayload) (context.Context, *transport.InitPayload, error) {
 		principal := models.Anonymous
@@ -133,17 +142,24 @@ func websocketInit(a *auth.Authenticator, shutdown <-chan struct{}) transport.We
 			}
 			principal = p
 		}
-		ctx, closeConnection := context.WithCancel(ctx)
+		// Quotas count per caller: the credentials' scope, or (anonymous)
+		// the address the upgrade request came from.
+		principal.Caller = principal.Scope
+		if principal.Scope == models.Anonymous.Scope {
+			principal.Caller = models.PrincipalFrom(ctx).Caller
+		}
+		conn := &wsConnection{}
+		ctx, conn.close = context.WithCancel(ctx)
 		if shutdown != nil {
 			go func() {
 				select {
 				case <-shutdown:
-					closeConnection()
+					conn.close()
 				case <-ctx.Done():
 				}
 			}()
 		}
-		ctx = context.WithValue(ctx, connectionCloserKey{}, closeConnection)
+		ctx = context.WithValue(ctx, wsConnectionKey{}, conn)
 		return models.WithPrincipal(ctx, principal), nil, nil
 	}
 }

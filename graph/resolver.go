@@ -6,7 +6,9 @@ package graph
 
 import "sessionhub/internal/chat"
 
-// Resolver is the dependency root of every resolver. It holds no state.
+// Resolver is the dependency root of every resolver. Its only state is the
+// subscription quotas of this replica.
 type Resolver struct {
-	Chat *chat.Service
+	Chat          *chat.Service
+	subscriptions *subscriptionLimits
 }

@@ -125,14 +125,8 @@ func (r *sessionResolver) Messages(ctx context.Context, obj *models.Session, fir
 }
 
 // SessionEvents is the resolver for the sessionEvents field.
-func (r *subscriptionResolver) SessionEvents(ctx context.Context, sessionID string) (<-chan model.SessionEvent, error) {
-	sub, err := r.Chat.Subscribe(ctx, sessionID)
-	if err != nil {
-		return nil, err
-	}
-	out := make(chan model.SessionEvent, 1)
-	go forwardEvents(ctx, sub, out)
-	return out, nil
+func (r *subscriptionResolver) SessionEvents(ctx context.Context, sessionID string, after *string) (<-chan model.SessionEvent, error) {
+	return r.followSession(ctx, sessionID, deref(after))
 }
 
 // Message returns MessageResolver implementation.

@@ -184,3 +184,15 @@ func ErrSendOutcomeUnknown(sessionID, messageID string) *Error {
 	return newError(CodeUnavailable, "The database did not confirm whether the message was stored; look for details.messageId before sending it again",
 		Detail{"sessionId", sessionID}, Detail{"messageId", messageID})
 }
+
+// ErrEventsLost ends a subscription that missed events it could not read back
+// from the database; the client should subscribe again from its cursor.
+func ErrEventsLost() *Error {
+	return newError(CodeUnavailable, "Subscription ended: missed events could not be read back; subscribe again with after set to the last cursor you saw")
+}
+
+// ErrRateLimitedBy refuses work beyond a quota (subscriptions per
+// connection, per caller) with a sentence naming it.
+func ErrRateLimitedBy(message, per string, limit int) *Error {
+	return newError(CodeRateLimited, message, Detail{"per", per}, Detail{"limit", limit})
+}

@@ -1,6 +1,7 @@
 package models
 
 import (
+	"bytes"
 	"encoding/base64"
 	"strconv"
 	"strings"
@@ -26,6 +27,14 @@ func Before(t time.Time) Key { return Key{CreatedAt: t, ID: uuid.Nil} }
 
 // After returns the key just after every item created at t.
 func After(t time.Time) Key { return Key{CreatedAt: t, ID: uuid.Max} }
+
+// After reports whether k comes after o in (CreatedAt, ID) order.
+func (k Key) After(o Key) bool {
+	if !k.CreatedAt.Equal(o.CreatedAt) {
+		return k.CreatedAt.After(o.CreatedAt)
+	}
+	return bytes.Compare(k.ID[:], o.ID[:]) > 0
+}
 
 const cursorPrefix = "k1:"
 

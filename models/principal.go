@@ -21,8 +21,11 @@ type Principal struct {
 	// ID is the JWT subject: the user's or agent's id. It is zero for API-key
 	// holders and when authentication is off.
 	ID uuid.UUID
-	// Scope names the caller for idempotency keys and rate limits.
+	// Scope names the caller for idempotency keys.
 	Scope string
+	// Caller keys rate limits and quotas: the Scope of an authenticated
+	// principal, the client's address for anonymous ones (set per request).
+	Caller string
 }
 
 // Anonymous is every caller when authentication is off: an admin.

@@ -33,6 +33,8 @@ type MessageAddedEvent struct {
 	SessionID  string          `json:"sessionId"`
 	OccurredAt time.Time       `json:"occurredAt"`
 	Message    *models.Message `json:"message"`
+	// The message's position, as `MessageEdge.cursor`: pass the last one seen as `sessionEvents(after:)` to resume.
+	Cursor string `json:"cursor"`
 }
 
 func (MessageAddedEvent) IsSessionEvent()               {}

@@ -36,11 +36,11 @@ func (g *Gate) Wrap(next http.Handler, reject Reject) http.Handler {
 			}
 			principal = p
 		}
-		scope := principal.Scope
+		principal.Caller = principal.Scope
 		if principal.Scope == models.Anonymous.Scope {
-			scope = "addr:" + clientAddr(r)
+			principal.Caller = "addr:" + clientAddr(r)
 		}
-		if ok, wait := g.Limiter.Allow(scope, g.Now()); !ok {
+		if ok, wait := g.Limiter.Allow(principal.Caller, g.Now()); !ok {
 			seconds := RetryAfterSeconds(wait)
 			w.Header().Set("Retry-After", strconv.Itoa(seconds))
 			reject(w, r, http.StatusTooManyRequests, models.ErrRateLimited(seconds))

@@ -4,19 +4,58 @@ import (
 	"context"
 	"time"
 
+	"github.com/google/uuid"
+
 	"sessionhub/internal/pubsub"
 	"sessionhub/models"
 )
 
-// Subscribe follows a session's events (SPEC §8). The caller must be able to
-// read the session; expired sessions can be followed (they may still be deleted).
-// Errors: SESSION_NOT_FOUND.
-func (s *Service) Subscribe(ctx context.Context, sessionID string) (*pubsub.Subscription, error) {
+// FollowSession follows a session's events (SPEC §8), handing each to
+// deliver in order (see pubsub.Follow). The caller must be able to read the
+// session; expired sessions can be followed (they may still be deleted).
+//
+// With after (a message cursor, as Session.messages hands out), the messages
+// after it are read back first, then events continue live: a client that
+// reconnects with the cursor of the last message it saw misses none. Without
+// it, events start with what happens next. Message events are delivered
+// exactly once and in order, also across bus reconnects.
+// Errors: SESSION_NOT_FOUND, VALIDATION_ERROR (a bad cursor).
+func (s *Service) FollowSession(ctx context.Context, sessionID, after string, deliver func(models.Event) bool, end func(error)) (*pubsub.Subscription, error) {
+	var from models.Key
+	if after != "" {
+		var err error
+		if from, err = models.ParseCursor(after); err != nil {
+			return nil, err
+		}
+	}
+	id, err := uuid.Parse(sessionID)
+	if err != nil {
+		return nil, models.ErrSessionNotFound(sessionID)
+	}
+	// Registered before the session is read, so that every message committed
+	// after that read is heard.
+	sub := s.bus.Subscribe(pubsub.Follow{SessionID: id, Deliver: deliver, End: end})
 	session, err := s.Session(ctx, sessionID)
 	if err != nil {
+		sub.Close()
 		return nil, err
 	}
-	return s.bus.Subscribe(session.ID), nil
+	if after == "" && session.LastMessageAt != nil {
+		from = models.KeyOf(*session.LastMessageAt, uuid.Max) // its messages so far are history
+	}
+	sub.Start(from, after != "")
+	return sub, nil
+}
+
+// missedMessages reads a session's messages after a position, oldest first:
+// what a subscriber missed.
+func (s *Service) missedMessages(ctx context.Context, sessionID uuid.UUID, after models.Key, limit int) ([]*models.Message, error) {
+	return s.store.ListMessages(ctx, sessionID, models.ListQuery{Newer: &after, Limit: limit, Ascending: true})
+}
+
+// Backfill is how a bus built outside the service reads what subscribers missed.
+func Backfill(store Store) pubsub.Backfill {
+	return (&Service{store: store}).missedMessages
 }
 
 // Subscribers counts this process's live subscriptions.

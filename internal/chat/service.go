@@ -46,9 +46,12 @@ func WithObserver(o Observer) Option { return func(s *Service) { s.watch = o } }
 
 // New wires a service. The clock is the only source of "now" for every rule.
 func New(store Store, clock models.Clock, policy models.SessionPolicy, opts ...Option) *Service {
-	s := &Service{store: store, clock: clock, policy: policy, bus: pubsub.NewLocal(), log: slog.New(slog.DiscardHandler)}
+	s := &Service{store: store, clock: clock, policy: policy, log: slog.New(slog.DiscardHandler)}
 	for _, opt := range opts {
 		opt(s)
+	}
+	if s.bus == nil {
+		s.bus = pubsub.NewLocal(s.missedMessages)
 	}
 	return s
 }

@@ -28,8 +28,9 @@ type FetchMessage func(ctx context.Context, id uuid.UUID) (*models.Message, erro
 
 // Postgres is the cross-replica Bus: Publish sends NOTIFY, and every
 // replica's listener (this one included) delivers what it hears to its own
-// subscribers. Events published while a listener is reconnecting are missed
-// by that replica's subscribers.
+// subscribers. When a listener had to reconnect, its subscribers read back
+// from the database the messages committed meanwhile (Resync); other events
+// of that gap are lost.
 type Postgres struct {
 	*Broker
 	pool   *pgxpool.Pool
@@ -51,8 +52,12 @@ type Postgres struct {
 // flushWindow is how long the flusher waits for more events to share a NOTIFY.
 const flushWindow = time.Millisecond
 
-// NewPostgres connects to databaseURL and starts listening.
-func NewPostgres(ctx context.Context, databaseURL string, fetch FetchMessage, log *slog.Logger) (*Postgres, error) {
+// notifyAttempts bounds the retries of one NOTIFY (about 8 s in all).
+const notifyAttempts = 8
+
+// NewPostgres connects to databaseURL and starts listening. fetch loads a
+// message announced by id; backfill reads what subscribers missed.
+func NewPostgres(ctx context.Context, databaseURL string, fetch FetchMessage, backfill Backfill, log *slog.Logger) (*Postgres, error) {
 	cfg, err := pgxpool.ParseConfig(databaseURL)
 	if err != nil {
 		return nil, fmt.Errorf("pubsub: %w", err)
@@ -63,7 +68,7 @@ func NewPostgres(ctx context.Context, databaseURL string, fetch FetchMessage, lo
 		return nil, fmt.Errorf("pubsub: %w", err)
 	}
 	listenCtx, cancel := context.WithCancel(context.Background())
-	p := &Postgres{Broker: NewBroker(), pool: pool, fetch: fetch, log: log, cancel: cancel, ready: make(chan struct{}),
+	p := &Postgres{Broker: NewBroker(backfill), pool: pool, fetch: fetch, log: log, cancel: cancel, ready: make(chan struct{}),
 		outbox: make(chan []byte, 4096), flusherDone: make(chan struct{})}
 	p.done.Go(func() { p.listen(listenCtx, cfg.ConnConfig) })
 	go p.flush()
@@ -83,8 +88,11 @@ type wireEvent struct {
 }
 
 // Publish queues the events of one committed change for every replica; they
-// leave, in order, in the next NOTIFY (within about a millisecond).
-func (p *Postgres) Publish(ctx context.Context, events ...models.Event) error {
+// leave, in order, in the next NOTIFY (within about a millisecond). It never
+// waits: when the queue is full (the database has been unreachable for a
+// while) the events are dropped, and subscribers read the messages among
+// them back from the database when they notice the gap.
+func (p *Postgres) Publish(_ context.Context, events ...models.Event) error {
 	if len(events) == 0 {
 		return nil
 	}
@@ -115,8 +123,8 @@ func (p *Postgres) Publish(ctx context.Context, events ...models.Event) error {
 	select {
 	case p.outbox <- item:
 		return nil
-	case <-ctx.Done():
-		return ctx.Err()
+	default:
+		return errors.New("pubsub: outbox full; events dropped")
 	}
 }
 
@@ -130,11 +138,21 @@ func (p *Postgres) flush() {
 			return
 		}
 		payload := "[" + string(batch) + "]"
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		if _, err := p.pool.Exec(ctx, "SELECT pg_notify($1, $2)", channel, payload); err != nil {
-			p.log.Warn("pubsub: NOTIFY failed; subscribers miss these events", "err", err, "bytes", len(payload))
+		// The events are committed: keep trying while the database comes back.
+		for attempt := 0; ; attempt++ {
+			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			_, err := p.pool.Exec(ctx, "SELECT pg_notify($1, $2)", channel, payload)
+			cancel()
+			if err == nil {
+				break
+			}
+			if attempt == notifyAttempts-1 {
+				p.log.Warn("pubsub: NOTIFY failed; subscribers elsewhere miss these events until they notice the gap",
+					"err", err, "bytes", len(payload))
+				break
+			}
+			time.Sleep(backoff(attempt))
 		}
-		cancel()
 		batch = batch[:0]
 	}
 	add := func(item []byte) {
@@ -192,6 +210,10 @@ func (p *Postgres) listen(ctx context.Context, cfg *pgx.ConnConfig) {
 		if first {
 			close(p.ready)
 			first = false
+		} else {
+			// Listening again: what was committed while nobody here listened
+			// is read back from the database by every subscription.
+			p.Resync()
 		}
 		p.receive(ctx, conn)
 		_ = conn.Close(context.Background())
@@ -219,7 +241,8 @@ func (p *Postgres) receive(ctx context.Context, conn *pgx.Conn) {
 			if w.Message == nil && w.MessageID != uuid.Nil {
 				msg, err := p.fetch(ctx, w.MessageID)
 				if err != nil {
-					p.log.Warn("pubsub: cannot fetch announced message", "id", w.MessageID, "err", err)
+					p.log.Warn("pubsub: cannot fetch announced message; its subscribers read back what they missed", "id", w.MessageID, "err", err)
+					p.ResyncSession(w.SessionID)
 					continue
 				}
 				w.Message = msg
