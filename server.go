@@ -238,6 +238,7 @@ func newHandler(cfg config, d deps, draining *atomic.Bool, shutdown <-chan struc
 		SubscriptionsPerConnection: cfg.SubscriptionsPerConnection,
 		SubscriptionsPerCaller:     cfg.SubscriptionsPerCaller,
 		RateLimiter:                limiter,
+		SubscriberDropped:          d.metrics.SubscriberDropped,
 	})
 	mux.Handle("/query", withTimeout(cfg.RequestTimeout, gate.Wrap(gql, graph.WriteHTTPError)))
 	if cfg.Playground {

@@ -357,6 +357,10 @@ func TestSlowConsumerIsToldWhyItWasDropped(t *testing.T) {
 				t.Fatalf("final error %s, want one with code SLOW_CONSUMER", m.Payload)
 			}
 			t.Logf("dropped after %d delivered events: %s", events, errs[0].Message)
+			metrics := srv.do(t, "GET", "/metrics", "", "")
+			if !strings.Contains(string(metrics.Body), `sessionhub_subscribers_dropped_total{reason="slow_consumer"} 1`+"\n") {
+				t.Errorf("the drop is not counted in /metrics as sessionhub_subscribers_dropped_total{reason=\"slow_consumer\"} 1")
+			}
 			return
 		default:
 			t.Fatalf("after %d events: %s %s, want an error with code SLOW_CONSUMER", events, m.Type, m.Payload)

@@ -11,6 +11,7 @@ import (
 
 	"sessionhub/graph/model"
 	"sessionhub/internal/pubsub"
+	"sessionhub/internal/telemetry"
 	"sessionhub/models"
 )
 
@@ -35,6 +36,7 @@ func (r *subscriptionResolver) followSession(ctx context.Context, sessionID, aft
 	}
 	end := func(why error) {
 		if err := streamError(why); err != nil {
+			r.subscriberDropped(dropReason(err))
 			failStream(ctx, err)
 		}
 		close(out)
@@ -62,6 +64,14 @@ func streamError(why error) *models.Error {
 	default:
 		return models.ErrEventsLost()
 	}
+}
+
+// dropReason labels a subscription the server ended, for metrics.
+func dropReason(err *models.Error) string {
+	if err.Code == models.CodeSlowConsumer {
+		return telemetry.DropSlowConsumer
+	}
+	return telemetry.DropEventsLost
 }
 
 // failStream ends a subscription with a final GraphQL error: on WebSocket

@@ -47,6 +47,9 @@ type Options struct {
 	// RateLimiter is charged one request per subscription started over a
 	// WebSocket (nil: no limit).
 	RateLimiter RateLimiter
+	// SubscriberDropped is told why the server ended a subscription on its
+	// own ("slow_consumer", "events_lost"); nil: nobody is told.
+	SubscriberDropped func(reason string)
 }
 
 // Limits on one operation (graphql-armor's defaults, with depth raised to
@@ -63,7 +66,10 @@ const (
 // NewHandler builds the /query handler, configured once: transports, caches,
 // limits, error presenter and recover function.
 func NewHandler(svc *chat.Service, opts Options) http.Handler {
-	resolver := &Resolver{Chat: svc, subscriptions: newSubscriptionLimits(opts)}
+	resolver := &Resolver{Chat: svc, subscriptions: newSubscriptionLimits(opts), subscriberDropped: opts.SubscriberDropped}
+	if resolver.subscriberDropped == nil {
+		resolver.subscriberDropped = func(string) {}
+	}
 	srv := handler.New(NewExecutableSchema(Config{Resolvers: resolver, Complexity: complexity()}))
 	srv.AddTransport(&transport.Websocket{
 		Implementation: transport.CoderWebsocketImplementation{

@@ -11,4 +11,6 @@ import "sessionhub/internal/chat"
 type Resolver struct {
 	Chat          *chat.Service
 	subscriptions *subscriptionLimits
+	// subscriberDropped hears why the server ended a subscription on its own.
+	subscriberDropped func(reason string)
 }

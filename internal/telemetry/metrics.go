@@ -30,6 +30,7 @@ type Metrics struct {
 	warnings        prometheus.Counter
 	expiries        prometheus.Counter
 	deletions       prometheus.Counter
+	dropped         *prometheus.CounterVec
 }
 
 // latencyBuckets suit a service whose sends take a few milliseconds.
@@ -78,6 +79,13 @@ func NewMetrics(pool *sql.DB, database string, subscriptions func() int) *Metric
 		Name: "sessionhub_sessions_deleted_total",
 		Help: "Sessions deleted by a client.",
 	})
+	m.dropped = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "sessionhub_subscribers_dropped_total",
+		Help: "Subscriptions this replica ended on its own, by reason: slow_consumer (the client did not read its events) or events_lost (missed events could not be read back).",
+	}, []string{"reason"})
+	for _, reason := range []string{DropSlowConsumer, DropEventsLost} {
+		m.dropped.WithLabelValues(reason) // exported at 0, so rate() works before the first drop
+	}
 	subs := prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 		Name: "sessionhub_active_subscriptions",
 		Help: "GraphQL sessionEvents subscriptions open on this replica.",
@@ -87,7 +95,7 @@ func NewMetrics(pool *sql.DB, database string, subscriptions func() int) *Metric
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 		collectors.NewDBStatsCollector(pool, database),
 		m.requests, m.requestDuration, m.operations, m.operationTime,
-		m.messages, m.renewals, m.warnings, m.expiries, m.deletions, subs,
+		m.messages, m.renewals, m.warnings, m.expiries, m.deletions, m.dropped, subs,
 	)
 	return m
 }
@@ -117,6 +125,18 @@ func (m *Metrics) Observe(e models.Event) {
 	case models.EventDeleted:
 		m.deletions.Inc()
 	}
+}
+
+// Reasons a replica drops a subscriber, as labels of
+// sessionhub_subscribers_dropped_total.
+const (
+	DropSlowConsumer = "slow_consumer"
+	DropEventsLost   = "events_lost"
+)
+
+// SubscriberDropped counts a subscription the server ended on its own.
+func (m *Metrics) SubscriberDropped(reason string) {
+	m.dropped.WithLabelValues(reason).Inc()
 }
 
 func (m *Metrics) observeRequest(transport, route string, code int, elapsed time.Duration, upgraded bool) {
