@@ -3,6 +3,10 @@
 // lock-renew-insert issued by pgx directly against the same database.
 //
 //	go run ./cmd/loadgen -url http://localhost:8080 -db postgres://postgres@127.0.0.1:5432/sessionhub -c 32 -d 10s
+//
+// With -poison, one more client sends, beside the others, messages the
+// server must refuse (NUL characters, lone surrogates); loadgen then fails
+// unless every one was refused with 400 and no other send failed.
 package main
 
 import (
@@ -31,6 +35,7 @@ type options struct {
 	sessions            int
 	duration, warmup    time.Duration
 	transports          []string
+	poison              bool
 }
 
 func main() {
@@ -45,6 +50,7 @@ func main() {
 	flag.DurationVar(&o.duration, "d", 10*time.Second, "duration of one round")
 	flag.DurationVar(&o.warmup, "warmup", 2*time.Second, "unmeasured warm-up before each round")
 	flag.StringVar(&transports, "transports", "sql,rest,graphql", "what to measure, in order")
+	flag.BoolVar(&o.poison, "poison", false, "add one client sending messages that must be refused (400), and fail on any other error")
 	flag.Parse()
 	o.transports = strings.Split(transports, ",")
 	if err := run(context.Background(), o); err != nil {
@@ -56,6 +62,9 @@ func main() {
 // result is one round of one transport.
 type result struct {
 	sends, errors int
+	// poisoned counts the poisoning client's sends; misanswered those not
+	// refused as invalid.
+	poisoned, misanswered int
 	elapsed       time.Duration
 	latencies     []time.Duration
 }
@@ -79,6 +88,13 @@ func run(ctx context.Context, o options) error {
 		"rest":    func(ctx context.Context, s string) error { return sendREST(ctx, client, o, s) },
 		"graphql": func(ctx context.Context, s string) error { return sendGraphQL(ctx, client, o, s) },
 	}
+	poisoners := map[string]func(ctx context.Context, session string, n int) error{
+		"rest":    func(ctx context.Context, s string, n int) error { return poisonREST(ctx, client, o, s, n) },
+		"graphql": func(ctx context.Context, s string, n int) error { return poisonGraphQL(ctx, client, o, s, n) },
+	}
+	if !o.poison {
+		clear(poisoners)
+	}
 	if o.db != "" {
 		pool, err := pgxpool.New(ctx, o.db+withPoolSize(o.db, o.concurrency))
 		if err != nil {
@@ -97,8 +113,8 @@ func run(ctx context.Context, o options) error {
 		}
 		var rounds []result
 		for range o.rounds {
-			drive(ctx, o, sessions, send, o.warmup)
-			rounds = append(rounds, drive(ctx, o, sessions, send, o.duration))
+			drive(ctx, o, sessions, send, poisoners[t], o.warmup)
+			rounds = append(rounds, drive(ctx, o, sessions, send, poisoners[t], o.duration))
 		}
 		slices.SortFunc(rounds, func(a, b result) int { return int(a.rate() - b.rate()) })
 		medians[t] = rounds[len(rounds)/2]
@@ -117,6 +133,23 @@ func run(ctx context.Context, o options) error {
 			r.percentile(0.50).Round(10*time.Microsecond), r.percentile(0.95).Round(10*time.Microsecond),
 			r.percentile(0.99).Round(10*time.Microsecond), r.errors, ratio)
 	}
+	if !o.poison {
+		return nil
+	}
+	var failed []string
+	for _, t := range o.transports {
+		r, ok := medians[t]
+		if !ok || poisoners[t] == nil {
+			continue
+		}
+		fmt.Printf("%-8s poisoned sends %d, refused with 400: %d; innocent sends failed: %d\n", t, r.poisoned, r.poisoned-r.misanswered, r.errors)
+		if r.errors > 0 || r.misanswered > 0 || r.poisoned == 0 {
+			failed = append(failed, t)
+		}
+	}
+	if len(failed) > 0 {
+		return fmt.Errorf("poison run failed for %v", failed)
+	}
 	return nil
 }
 
@@ -128,13 +161,31 @@ func withPoolSize(dsn string, n int) string {
 	return fmt.Sprintf("%spool_max_conns=%d", sep, n)
 }
 
-// drive runs the sender from o.concurrency clients for d, each picking a random session per send.
-func drive(ctx context.Context, o options, sessions []string, send func(context.Context, string) error, d time.Duration) result {
+// drive runs the sender from o.concurrency clients for d, each picking a
+// random session per send, and the poisoner (when not nil) from one more.
+func drive(ctx context.Context, o options, sessions []string, send func(context.Context, string) error,
+	poison func(context.Context, string, int) error, d time.Duration) result {
 	var mu sync.Mutex
 	var total result
 	var wg sync.WaitGroup
 	start := time.Now()
 	deadline := start.Add(d)
+	if poison != nil {
+		wg.Go(func() {
+			poisoned, misanswered := 0, 0
+			for ; time.Now().Before(deadline); poisoned++ {
+				if err := poison(ctx, sessions[rand.IntN(len(sessions))], poisoned); err != nil {
+					misanswered++
+					if misanswered <= 3 {
+						fmt.Fprintln(os.Stderr, "loadgen: poisoned send not refused:", err)
+					}
+				}
+			}
+			mu.Lock()
+			total.poisoned, total.misanswered = poisoned, misanswered
+			mu.Unlock()
+		})
+	}
 	for range o.concurrency {
 		wg.Go(func() {
 			var local result
@@ -142,7 +193,9 @@ func drive(ctx context.Context, o options, sessions []string, send func(context.
 				s := sessions[rand.IntN(len(sessions))]
 				t0 := time.Now()
 				if err := send(ctx, s); err != nil {
-					local.errors++
+					if local.errors++; local.errors <= 3 && poison != nil {
+						fmt.Fprintln(os.Stderr, "loadgen: innocent send failed:", err)
+					}
 					continue
 				}
 				local.latencies = append(local.latencies, time.Since(t0))
@@ -204,6 +257,41 @@ func sendGraphQL(ctx context.Context, client *http.Client, o options, session st
 	return nil
 }
 
+// poisonBodies are sends every database would choke on, written as raw
+// JSON because Go strings cannot carry a lone surrogate.
+var poisonBodies = []string{
+	`{"content":"a\u0000b"}`,
+	`{"content":"fine","metadata":{"k\u0000":"v"}}`,
+	`{"content":"fine","metadata":{"k":"\u0000"}}`,
+	`{"content":"fine","metadata":{"k":"\ud800"}}`,
+	`{"content":"\ud800"}`,
+}
+
+// poisonREST sends the nth poison body; nil means it was refused as invalid.
+func poisonREST(ctx context.Context, client *http.Client, o options, session string, n int) error {
+	return post(ctx, client, o, "/api/messaging/sessions/"+session+"/messages",
+		json.RawMessage(poisonBodies[n%len(poisonBodies)]), http.StatusBadRequest, nil)
+}
+
+// poisonGraphQL sends the nth poison body as sendSessionMessage's input;
+// nil means it was refused with VALIDATION_ERROR (400 when the body itself
+// is refused, 200 when a field is).
+func poisonGraphQL(ctx context.Context, client *http.Client, o options, session string, n int) error {
+	body := json.RawMessage(`{"query":"mutation($id: ID!, $input: SendSessionMessageInput!) { sendSessionMessage(sessionId: $id, input: $input) { id } }",` +
+		`"variables":{"id":"` + session + `","input":` + poisonBodies[n%len(poisonBodies)] + `}}`)
+	var out struct {
+		Errors []struct{ Extensions struct{ Code string } }
+	}
+	status, _, err := exchange(ctx, client, o, "/query", body, &out)
+	if err != nil {
+		return err
+	}
+	if (status != http.StatusOK && status != http.StatusBadRequest) || len(out.Errors) != 1 || out.Errors[0].Extensions.Code != "VALIDATION_ERROR" {
+		return fmt.Errorf("graphql answered %d %+v, want one VALIDATION_ERROR", status, out.Errors)
+	}
+	return nil
+}
+
 // ceilingSQL is one send done by PostgreSQL alone: lock the live session,
 // renew it under its cap, insert the message — one statement, one round trip.
 const ceilingSQL = `
@@ -232,14 +320,26 @@ func sendSQL(ctx context.Context, pool *pgxpool.Pool, session string) error {
 	return err
 }
 
+// post sends body and decodes the answer into out (when not nil), failing
+// unless the status is want.
 func post(ctx context.Context, client *http.Client, o options, path string, body any, want int, out any) error {
+	status, raw, err := exchange(ctx, client, o, path, body, out)
+	if err == nil && status != want {
+		err = fmt.Errorf("%s: %d %.512s", path, status, raw)
+	}
+	return err
+}
+
+// exchange posts body as JSON and decodes a JSON answer into out (when not
+// nil); it returns the status and the raw answer.
+func exchange(ctx context.Context, client *http.Client, o options, path string, body any, out any) (int, []byte, error) {
 	b, err := json.Marshal(body)
 	if err != nil {
-		return err
+		return 0, nil, err
 	}
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, o.url+path, bytes.NewReader(b))
 	if err != nil {
-		return err
+		return 0, nil, err
 	}
 	req.Header.Set("Content-Type", "application/json")
 	if o.apiKey != "" {
@@ -247,16 +347,17 @@ func post(ctx context.Context, client *http.Client, o options, path string, body
 	}
 	res, err := client.Do(req)
 	if err != nil {
-		return err
+		return 0, nil, err
 	}
 	defer res.Body.Close()
-	if res.StatusCode != want {
-		msg, _ := io.ReadAll(io.LimitReader(res.Body, 512))
-		return fmt.Errorf("%s: %d %s", path, res.StatusCode, msg)
+	raw, err := io.ReadAll(io.LimitReader(res.Body, 1<<20))
+	if err != nil {
+		return res.StatusCode, raw, err
 	}
-	if out == nil {
-		_, err = io.Copy(io.Discard, res.Body)
-		return err
+	if out != nil && len(raw) > 0 {
+		if err := json.Unmarshal(raw, out); err != nil {
+			return res.StatusCode, raw, fmt.Errorf("%s: %d %.512s", path, res.StatusCode, raw)
+		}
 	}
-	return json.NewDecoder(res.Body).Decode(out)
+	return res.StatusCode, raw, nil
 }
