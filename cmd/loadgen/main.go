@@ -65,8 +65,8 @@ type result struct {
 	// poisoned counts the poisoning client's sends; misanswered those not
 	// refused as invalid.
 	poisoned, misanswered int
-	elapsed       time.Duration
-	latencies     []time.Duration
+	elapsed               time.Duration
+	latencies             []time.Duration
 }
 
 func (r result) rate() float64 { return float64(r.sends) / r.elapsed.Seconds() }
