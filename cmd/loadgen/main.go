@@ -7,6 +7,9 @@
 // With -poison, one more client sends, beside the others, messages the
 // server must refuse (NUL characters, lone surrogates); loadgen then fails
 // unless every one was refused with 400 and no other send failed.
+//
+// With -idle-subscriptions N, it opens N subscriptions that receive nothing
+// and reports the server's resident memory per subscription.
 package main
 
 import (
@@ -36,6 +39,8 @@ type options struct {
 	duration, warmup    time.Duration
 	transports          []string
 	poison              bool
+	idleSubscriptions   int
+	hold                time.Duration
 }
 
 func main() {
@@ -51,6 +56,8 @@ func main() {
 	flag.DurationVar(&o.warmup, "warmup", 2*time.Second, "unmeasured warm-up before each round")
 	flag.StringVar(&transports, "transports", "sql,rest,graphql", "what to measure, in order")
 	flag.BoolVar(&o.poison, "poison", false, "add one client sending messages that must be refused (400), and fail on any other error")
+	flag.IntVar(&o.idleSubscriptions, "idle-subscriptions", 0, "instead of sends, open this many idle subscriptions and report the server's RSS per subscription")
+	flag.DurationVar(&o.hold, "hold", 0, "with -idle-subscriptions: keep them open this long before measuring")
 	flag.Parse()
 	o.transports = strings.Split(transports, ",")
 	if err := run(context.Background(), o); err != nil {
@@ -83,6 +90,9 @@ func run(ctx context.Context, o options) error {
 	sessions, err := setup(ctx, client, o)
 	if err != nil {
 		return err
+	}
+	if o.idleSubscriptions > 0 {
+		return idleSubscriptions(ctx, client, o, sessions, o.idleSubscriptions)
 	}
 	senders := map[string]func(ctx context.Context, session string) error{
 		"rest":    func(ctx context.Context, s string) error { return sendREST(ctx, client, o, s) },
