@@ -261,6 +261,14 @@ func TestTracing(t *testing.T) {
 				if statements == 0 {
 					t.Errorf("%s send trace has no SQL spans: %v", name, spans)
 				}
+				for span := range spans {
+					if strings.Contains(span, "traced") {
+						t.Errorf("%s send trace names a span after the message's content: %q", name, span)
+					}
+				}
+				if spans["UPDATE sessions"] != tracepb.Span_SPAN_KIND_CLIENT {
+					t.Errorf("%s send trace has no client span for the session's renewal (UPDATE sessions): %v", name, spans)
+				}
 			}
 		})
 	}

@@ -19,7 +19,6 @@ import (
 	"go.opentelemetry.io/otel/trace"
 	"gorm.io/driver/postgres"
 	"gorm.io/gorm"
-	"gorm.io/plugin/opentelemetry/tracing"
 )
 
 // Dialect names the database behind a Store.
@@ -103,14 +102,12 @@ func Open(ctx context.Context, databaseURL string, log *slog.Logger, opts ...Opt
 		sqlDB.SetMaxIdleConns(16)
 		sqlDB.SetConnMaxIdleTime(5 * time.Minute)
 	}
+	s := &Store{db: db, dialect: dialect, sql: sqlDB, tracer: o.tracer}
 	if o.tracer != nil {
-		// A span per statement, without bind values (they hold message content).
-		if err := db.Use(tracing.NewPlugin(tracing.WithTracerProvider(o.tracer), tracing.WithoutMetrics(),
-			tracing.WithoutQueryVariables(), tracing.WithDBSystem(string(dialect)))); err != nil {
+		if err := s.traceStatements(db); err != nil {
 			return nil, err
 		}
 	}
-	s := &Store{db: db, dialect: dialect, sql: sqlDB, tracer: o.tracer}
 	if dialect == Postgres {
 		s.recent = newRecentSessions()
 		s.turns = newSessionTurns()
