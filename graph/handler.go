@@ -168,6 +168,7 @@ func websocketInit(a *auth.Authenticator, shutdown <-chan struct{}) transport.We
 // text is not valid Unicode, before gqlgen reads it.
 func limitBody(next http.Handler, limit int64) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("X-Content-Type-Options", "nosniff") // every answer is JSON
 		if r.Method == http.MethodPost {
 			body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, limit))
 			if err != nil {
@@ -202,6 +203,8 @@ func WriteHTTPError(w http.ResponseWriter, _ *http.Request, status int, err erro
 		"data": nil,
 	}
 	w.Header().Set("Content-Type", "application/json; charset=utf-8")
+	w.Header().Set("X-Content-Type-Options", "nosniff")
+	w.Header().Set("Cache-Control", "no-store")
 	w.WriteHeader(status)
 	_ = json.NewEncoder(w).Encode(body)
 }
