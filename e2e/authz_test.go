@@ -86,10 +86,29 @@ func TestAuthorizationMatrix(t *testing.T) {
 		return out.SessionID
 	}
 
-	t.Run("a user's createSession takes userId from the token", func(t *testing.T) {
-		res := srv.as(t, token(t, "user", userA), "POST", "/api/messaging/sessions", `{"agentId":"`+agentX.String()+`","userId":"`+userB.String()+`"}`)
-		if res.Status != http.StatusCreated || !strings.Contains(string(res.Body), `"userId":"`+userA.String()+`"`) {
-			t.Errorf("got %d %s, want the session owned by the token's user", res.Status, res.Body)
+	t.Run("a user opens sessions for itself only", func(t *testing.T) {
+		userToken := token(t, "user", userA)
+		create := `mutation($a: ID!, $u: ID!) { createSession(input: {agentId: $a, userId: $u}) { userId } }`
+		for _, tc := range []struct {
+			name, userID string
+			rest         int
+			code         string // GraphQL extensions.code; "" = created
+		}{
+			{"own id", userA.String(), http.StatusCreated, ""},
+			{"another user's id", userB.String(), http.StatusForbidden, "FORBIDDEN"},
+			{"malformed id", "not-a-uuid", http.StatusBadRequest, "VALIDATION_ERROR"},
+		} {
+			res := srv.as(t, userToken, "POST", "/api/messaging/sessions", `{"agentId":"`+agentX.String()+`","userId":"`+tc.userID+`"}`)
+			if res.Status != tc.rest || (tc.code != "" && !strings.Contains(string(res.Body), `"code":"`+tc.code+`"`)) ||
+				(tc.code == "" && !strings.Contains(string(res.Body), `"userId":"`+userA.String()+`"`)) {
+				t.Errorf("REST %s: %d %s, want %d %s", tc.name, res.Status, res.Body, tc.rest, tc.code)
+			}
+			res = srv.as(t, userToken, "POST", "/query", graphqlBody(create, map[string]any{"a": agentX.String(), "u": tc.userID}))
+			body := string(res.Body)
+			if tc.code == "" && !strings.Contains(body, `"userId":"`+userA.String()+`"`) ||
+				tc.code != "" && !strings.Contains(body, `"code":"`+tc.code+`"`) {
+				t.Errorf("GraphQL %s: %d %s, want %s", tc.name, res.Status, body, tc.code)
+			}
 		}
 	})
 
@@ -235,11 +254,18 @@ func TestRateLimitAndProductionMode(t *testing.T) {
 		t.Errorf("playground in production: %d", res.Status)
 	}
 	res = prod.postJSON(t, "/query", map[string]any{"query": "{ __schema { types { name } } }"})
-	if !strings.Contains(string(res.Body), "errors") {
-		t.Errorf("introspection in production: %s", res.Body)
+	if res.Status != http.StatusUnprocessableEntity || !strings.Contains(string(res.Body), `"code":"GRAPHQL_VALIDATION_FAILED"`) {
+		t.Errorf("introspection in production: %d %s, want 422 GRAPHQL_VALIDATION_FAILED", res.Status, res.Body)
 	}
 	res = prod.do(t, "POST", "/query", "application/json", `{"query":"`+strings.Repeat(" ", 140000)+`{ __typename }"}`)
 	if res.Status != http.StatusRequestEntityTooLarge {
 		t.Errorf("oversized GraphQL body: %d %s", res.Status, res.Body)
+	}
+	if err := prod.stop(); err != nil {
+		t.Fatal(err)
+	}
+	// Production logs JSON; a refused introspection is the client's doing.
+	if logs := prod.stderr.String(); strings.Contains(logs, `"level":"ERROR"`) {
+		t.Errorf("production logged an error:\n%s", logs)
 	}
 }

@@ -149,6 +149,8 @@ func TestRESTBadInput(t *testing.T) {
 		{"empty body", send, "application/json", ``, 400, "Request body must be a JSON object"},
 		{"trailing data", send, "application/json", `{"content":"a"} {}`, 400, "Request body must be a single JSON object"},
 		{"wrong content type", send, "text/plain", `{"content":"a"}`, 415, "Content-Type must be application/json"},
+		{"no content type", send, "", `{"content":"a"}`, 415, "Content-Type must be application/json"},
+		{"create: no content type", create, "", `{"agentId":"` + agentID + `","userId":"` + userID + `"}`, 415, "Content-Type must be application/json"},
 		{"content missing", send, "application/json", `{}`, 400, "Content must be a string"},
 		{"content wrong type", send, "application/json", `{"content":5}`, 400, "Invalid request body: content must be a string"},
 		{"content empty", send, "application/json", `{"content":""}`, 400, "Content cannot be empty"},
@@ -182,6 +184,10 @@ func TestRESTBadInput(t *testing.T) {
 			}
 			if body.Code == "" {
 				t.Errorf("no code in %s", res.Body)
+			}
+			if res.Header.Get("Cache-Control") != "no-store" || res.Header.Get("X-Content-Type-Options") != "nosniff" {
+				t.Errorf("error answer headers Cache-Control %q, X-Content-Type-Options %q; want no-store, nosniff",
+					res.Header.Get("Cache-Control"), res.Header.Get("X-Content-Type-Options"))
 			}
 		})
 	}
@@ -332,5 +338,46 @@ func TestServesOpenAPI(t *testing.T) {
 	}
 	if res.Status != http.StatusOK || res.Header.Get("Content-Type") != "application/json" || !bytes.Equal(res.Body, want) {
 		t.Errorf("/openapi.json: %d %q, want 200 application/json with internal/rest/openapi.json", res.Status, res.Header.Get("Content-Type"))
+	}
+}
+
+// TestJSONAnswerHeaders: every JSON answer, success or error, of REST,
+// GraphQL and the probes says X-Content-Type-Options: nosniff, and every
+// REST error (and every GraphQL refusal before execution) Cache-Control: no-store.
+func TestJSONAnswerHeaders(t *testing.T) {
+	srv := startServer(t, testutil.DatabaseURL(t, store.SQLite))
+	agentID := srv.createAgent(t)
+	sessionID := srv.createSession(t, agentID, userID)
+	query := `{"query":"{ __typename }"}`
+	cases := []struct {
+		name, method, path, contentType, body string
+		status                                int
+	}{
+		{"REST create", "POST", "/api/messaging/sessions", "application/json", `{"agentId":"` + agentID + `","userId":"` + userID + `"}`, 201},
+		{"REST send", "POST", "/api/messaging/sessions/" + sessionID + "/messages", "application/json", `{"content":"hi"}`, 201},
+		{"REST info", "GET", "/api/messaging/sessions/" + sessionID, "", "", 200},
+		{"REST list", "GET", "/api/messaging/sessions", "", "", 200},
+		{"REST 404", "GET", "/api/messaging/sessions/" + testutil.MustUUID(), "", "", 404},
+		{"REST 400", "POST", "/api/messaging/sessions/" + sessionID + "/messages", "application/json", `{"content":""}`, 400},
+		{"REST 415", "POST", "/api/messaging/sessions/" + sessionID + "/messages", "", `{"content":"a"}`, 415},
+		{"GraphQL POST", "POST", "/query", "application/json", query, 200},
+		{"GraphQL GET", "GET", "/query?query=%7B__typename%7D", "", "", 200},
+		{"GraphQL 413", "POST", "/query", "application/json", `{"query":"` + strings.Repeat("a", 140000) + `"}`, 413},
+		{"readyz", "GET", "/readyz", "", "", 200},
+		{"healthz", "GET", "/healthz", "", "", 200},
+		{"openapi", "GET", "/openapi.json", "", "", 200},
+	}
+	for _, tc := range cases {
+		res := srv.do(t, tc.method, tc.path, tc.contentType, tc.body)
+		if res.Status != tc.status {
+			t.Errorf("%s: %d %s, want %d", tc.name, res.Status, res.Body, tc.status)
+			continue
+		}
+		if got := res.Header.Get("X-Content-Type-Options"); got != "nosniff" {
+			t.Errorf("%s: X-Content-Type-Options %q, want nosniff", tc.name, got)
+		}
+		if got := res.Header.Get("Cache-Control"); tc.status >= 400 && got != "no-store" {
+			t.Errorf("%s: error answer with Cache-Control %q, want no-store", tc.name, got)
+		}
 	}
 }

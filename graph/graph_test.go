@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"reflect"
@@ -840,6 +841,32 @@ func TestGraphQLErrorsDoNotLeak(t *testing.T) {
 		}
 	})
 
+	t.Run("undecodable body is not echoed", func(t *testing.T) {
+		secret := strings.Repeat("do-not-echo-", 8000) // ~96 KB, under the body limit
+		for name, body := range map[string]string{
+			"malformed JSON":       `{"query":"` + secret,
+			"query not a string":   `{"query":5,"variables":{"x":"` + secret + `"}}`,
+			"variables not object": `{"query":"{ __typename }","variables":"` + secret + `"}`,
+			"not an object":        `"` + secret + `"`,
+			"batch":                `[{"query":"{ __typename }"},{"query":"` + secret + `"}]`,
+		} {
+			req := httptest.NewRequest(http.MethodPost, "/query", strings.NewReader(body))
+			req.Header.Set("Content-Type", "application/json")
+			rec := httptest.NewRecorder()
+			env.handler.ServeHTTP(rec, req)
+			var resp struct{ Errors []hubError }
+			if err := json.Unmarshal(rec.Body.Bytes(), &resp); err != nil || len(resp.Errors) != 1 {
+				t.Fatalf("%s: %d %.300s, want one error", name, rec.Code, rec.Body)
+			}
+			if rec.Code != http.StatusBadRequest || resp.Errors[0].code() != "VALIDATION_ERROR" {
+				t.Errorf("%s: %d %+v, want 400 VALIDATION_ERROR", name, rec.Code, resp.Errors[0])
+			}
+			if rec.Body.Len() > 300 || strings.Contains(rec.Body.String(), "do-not-echo") {
+				t.Errorf("%s: answer of %d bytes repeats the body: %.300s", name, rec.Body.Len(), rec.Body)
+			}
+		}
+	})
+
 	coded := []struct {
 		name, code, message string
 		vars                map[string]any
@@ -901,11 +928,16 @@ func TestGraphQLIntrospection(t *testing.T) {
 	const typeOp = `{ __type(name: "Session") { name fields { name } } }`
 
 	t.Run("off", func(t *testing.T) {
-		env := newHubEnv(t, store.SQLite, graph.Options{Introspection: false})
-		for _, op := range []string{schemaOp, typeOp} {
-			_, errs, data := env.rawErrors(op, nil)
+		var logs testutil.SyncBuffer
+		env := newHubEnv(t, store.SQLite, graph.Options{Introspection: false, Logger: slog.New(slog.NewTextHandler(&logs, nil))})
+		nested := `query { ... on Query { session(id: "x") { id } } ...F } fragment F on Query { __type(name: "Session") { name } }`
+		for _, op := range []string{schemaOp, typeOp, nested} {
+			status, errs, data := env.rawErrors(op, nil)
 			if len(errs) == 0 {
 				t.Errorf("%s succeeded with introspection off: %v", op, data)
+			} else if status != http.StatusUnprocessableEntity || errs[0].code() != "GRAPHQL_VALIDATION_FAILED" ||
+				errs[0].Message != "GraphQL introspection is not allowed on this server" {
+				t.Errorf("%s: %d %+v, want 422 GRAPHQL_VALIDATION_FAILED: introspection is not allowed", op, status, errs[0])
 			}
 			if data["__schema"] != nil || data["__type"] != nil {
 				t.Errorf("%s returned data %v with introspection off", op, data)
@@ -921,6 +953,9 @@ func TestGraphQLIntrospection(t *testing.T) {
 		env.post(&typename, `{ __typename }`, nil)
 		if typename.Typename != "Query" {
 			t.Errorf("__typename = %q, want Query (not introspection)", typename.Typename)
+		}
+		if strings.Contains(logs.String(), "level=ERROR") {
+			t.Errorf("a refused introspection was logged as an error:\n%s", logs.String())
 		}
 	})
 

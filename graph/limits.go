@@ -5,6 +5,7 @@ import (
 	"fmt"
 
 	"github.com/99designs/gqlgen/graphql"
+	"github.com/99designs/gqlgen/graphql/errcode"
 	"github.com/vektah/gqlparser/v2/ast"
 	"github.com/vektah/gqlparser/v2/gqlerror"
 
@@ -80,4 +81,33 @@ func (m *measurement) measure(set ast.SelectionSet, depth int, introspection boo
 
 func limitError(message string) *gqlerror.Error {
 	return &gqlerror.Error{Message: message, Extensions: map[string]any{"code": string(models.CodeValidation)}}
+}
+
+// introspectionOff refuses an operation that selects __schema or __type
+// when introspection is off, before it runs: a client error (422,
+// GRAPHQL_VALIDATION_FAILED, as for any other field the client may not
+// query), not the INTERNAL error, logged at ERROR, that gqlgen's field
+// resolver would give. __typename stays allowed.
+type introspectionOff struct{}
+
+var (
+	_ graphql.HandlerExtension        = introspectionOff{}
+	_ graphql.OperationContextMutator = introspectionOff{}
+)
+
+func (introspectionOff) ExtensionName() string                   { return "IntrospectionOff" }
+func (introspectionOff) Validate(graphql.ExecutableSchema) error { return nil }
+
+func (introspectionOff) MutateOperationContext(_ context.Context, oc *graphql.OperationContext) *gqlerror.Error {
+	if oc.Operation == nil {
+		return nil
+	}
+	var m measurement
+	m.measure(oc.Operation.SelectionSet, 0, false)
+	if m.introspectionDepth == 0 {
+		return nil
+	}
+	err := &gqlerror.Error{Message: "GraphQL introspection is not allowed on this server"}
+	errcode.Set(err, errcode.ValidationFailed)
+	return err
 }

@@ -134,6 +134,17 @@ type CreateSessionInput struct {
 func (s *Service) CreateSession(ctx context.Context, in CreateSessionInput) (*models.Session, error) {
 	switch p := models.PrincipalFrom(ctx); p.Role {
 	case models.RoleUser:
+		// A user opens sessions for itself only: its own id may be sent or
+		// left out, another user's is refused rather than silently replaced.
+		if in.UserID != "" {
+			userID, err := parseUUID("userId", in.UserID)
+			if err != nil {
+				return nil, err
+			}
+			if userID != p.ID {
+				return nil, models.ErrForbidden("A user can only open sessions for itself")
+			}
+		}
 		in.UserID = p.ID.String()
 	case models.RoleAgent:
 		if in.AgentID != "" && !strings.EqualFold(in.AgentID, p.ID.String()) {

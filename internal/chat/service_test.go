@@ -250,6 +250,45 @@ func TestCreateSessionRejects(t *testing.T) {
 	})
 }
 
+// TestCreateSessionForItself: a user principal opens sessions for itself
+// only. Its own id (in any letter case) or none is accepted; another user's
+// id is FORBIDDEN and a malformed one a VALIDATION_ERROR, storing nothing.
+func TestCreateSessionForItself(t *testing.T) {
+	forEachServiceDialect(t, func(t *testing.T, e *serviceEnv) {
+		me := uuid.New()
+		ctx := models.WithPrincipal(e.ctx, models.Principal{Role: models.RoleUser, ID: me, Scope: "user:" + me.String()})
+		agentID := e.agent.ID.String()
+		for _, tc := range []struct {
+			name, userID string
+			code         models.Code // "" = created for me
+		}{
+			{"own id", me.String(), ""},
+			{"own id in capitals", strings.ToUpper(me.String()), ""},
+			{"no id", "", ""},
+			{"another user's id", uuid.NewString(), models.CodeForbidden},
+			{"malformed id", "user-1", models.CodeValidation},
+			{"id without dashes", strings.ReplaceAll(me.String(), "-", ""), models.CodeValidation},
+		} {
+			t.Run(tc.name, func(t *testing.T) {
+				var before, after int64
+				e.store.DB().Table("sessions").Count(&before)
+				s, err := e.svc.CreateSession(ctx, chat.CreateSessionInput{AgentID: agentID, UserID: tc.userID})
+				e.store.DB().Table("sessions").Count(&after)
+				if tc.code == "" {
+					if err != nil || s.UserID != me {
+						t.Fatalf("got %v, %v; want a session of %s", s, err, me)
+					}
+					return
+				}
+				wantCode(t, err, tc.code)
+				if after != before {
+					t.Errorf("a refused create stored a session")
+				}
+			})
+		}
+	})
+}
+
 func TestCreateSessionResolvesConfig(t *testing.T) {
 	forEachServiceDialect(t, func(t *testing.T, e *serviceEnv) {
 		e.clock.Advance(7*time.Minute + 42*time.Millisecond + 999*time.Microsecond)

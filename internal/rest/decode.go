@@ -18,7 +18,9 @@ const MaxBodyBytes = 128 << 10
 // decodeJSON reads one JSON object from the request body into dst. Every
 // failure is a 4xx with a sentence the caller can act on.
 func decodeJSON(w http.ResponseWriter, r *http.Request, dst any) error {
-	if ct := r.Header.Get("Content-Type"); ct != "" {
+	// A body without a Content-Type is refused like any other non-JSON
+	// type; no body at all is answered below (it is not a JSON object).
+	if ct := r.Header.Get("Content-Type"); ct != "" || r.ContentLength != 0 {
 		mediaType, _, err := mime.ParseMediaType(ct)
 		if err != nil || (mediaType != "application/json" && !strings.HasSuffix(mediaType, "+json")) {
 			return requestErr(http.StatusUnsupportedMediaType, "Content-Type must be application/json")

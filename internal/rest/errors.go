@@ -65,9 +65,9 @@ func writeError(w http.ResponseWriter, r *http.Request, log *slog.Logger, err er
 	if appErr.Code == models.CodeInternal && !errors.Is(err, r.Context().Err()) {
 		log.ErrorContext(r.Context(), "request failed", "method", r.Method, "path", r.URL.Path, "err", err)
 	}
-	if status == http.StatusGone {
-		w.Header().Set("Cache-Control", "no-store")
-	}
+	// An error describes this moment (a session that expired, a database
+	// that was down): no cache may keep it.
+	w.Header().Set("Cache-Control", "no-store")
 	writeJSON(w, status, errorBody{Error: appErr.Message, Details: appErr.Details, Code: appErr.Code})
 }
 
@@ -79,6 +79,7 @@ func (h *Handler) Reject(w http.ResponseWriter, r *http.Request, status int, err
 
 func writeJSON(w http.ResponseWriter, status int, body any) {
 	w.Header().Set("Content-Type", "application/json; charset=utf-8")
+	w.Header().Set("X-Content-Type-Options", "nosniff")
 	w.WriteHeader(status)
 	enc := json.NewEncoder(w)
 	enc.SetEscapeHTML(false)

@@ -14,5 +14,6 @@ var openAPIDocument []byte
 // ServeOpenAPI answers GET /openapi.json with the shim's OpenAPI 3.1 document.
 func ServeOpenAPI(w http.ResponseWriter, _ *http.Request) {
 	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("X-Content-Type-Options", "nosniff")
 	_, _ = w.Write(openAPIDocument)
 }
