@@ -46,8 +46,9 @@ func (env *lifecycleEnv) subscribe(sessionID string) *client.Subscription {
 	env.t.Helper()
 	sub := env.client.Websocket(sessionEventsSubscription, client.Var("id", sessionID))
 	env.t.Cleanup(func() { _ = sub.Close() })
-	// gqlgen's client sends "start" without waiting for the server to register
-	// the subscription; wait until the broker knows it before publishing.
+	// gqlgen's client sends "start" without waiting for the server to start
+	// the subscription; wait until the broker counts it (it then hears every
+	// message committed) before publishing.
 	deadline := time.Now().Add(5 * time.Second)
 	for env.svc.Subscribers() == 0 {
 		if time.Now().After(deadline) {

@@ -196,13 +196,20 @@ func (b *Broker) ResyncSession(sessionID uuid.UUID) {
 	}
 }
 
-// Subscribers counts live subscriptions (for tests and metrics).
+// Subscribers counts started subscriptions (for tests and metrics): a
+// subscriber counts once it hears every message committed from then on.
 func (b *Broker) Subscribers() int {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	n := 0
 	for _, set := range b.subs {
-		n += len(set)
+		for s := range set {
+			s.mu.Lock()
+			if s.started {
+				n++
+			}
+			s.mu.Unlock()
+		}
 	}
 	return n
 }
