@@ -4,6 +4,9 @@
 //
 //	go run ./cmd/loadgen -url http://localhost:8080 -db postgres://postgres@127.0.0.1:5432/sessionhub -c 32 -d 10s
 //
+// Reads are measured the same way, each beside the same query issued with
+// pgx: -transports history-sql,history-rest,history-graphql,session-sql,session-rest,session-graphql.
+//
 // With -poison, one more client sends, beside the others, messages the
 // server must refuse (NUL characters, lone surrogates); loadgen then fails
 // unless every one was refused with 400 and no other send failed.
@@ -41,6 +44,7 @@ type options struct {
 	poison              bool
 	idleSubscriptions   int
 	hold                time.Duration
+	history             int
 }
 
 func main() {
@@ -54,7 +58,8 @@ func main() {
 	flag.IntVar(&o.rounds, "rounds", 3, "rounds per transport (the median is reported)")
 	flag.DurationVar(&o.duration, "d", 10*time.Second, "duration of one round")
 	flag.DurationVar(&o.warmup, "warmup", 2*time.Second, "unmeasured warm-up before each round")
-	flag.StringVar(&transports, "transports", "sql,rest,graphql", "what to measure, in order")
+	flag.StringVar(&transports, "transports", "sql,rest,graphql", "what to measure, in order: sends (sql, rest, graphql), the history page (history-sql, history-rest, history-graphql), one session by id (session-sql, session-rest, session-graphql)")
+	flag.IntVar(&o.history, "history", 1000, "messages in the session whose history page the history-* reads fetch (filled in one statement with -db)")
 	flag.BoolVar(&o.poison, "poison", false, "add one client sending messages that must be refused (400), and fail on any other error")
 	flag.IntVar(&o.idleSubscriptions, "idle-subscriptions", 0, "instead of sends, open this many idle subscriptions and report the server's RSS per subscription")
 	flag.DurationVar(&o.hold, "hold", 0, "with -idle-subscriptions: keep them open this long before measuring")
@@ -105,14 +110,23 @@ func run(ctx context.Context, o options) error {
 	if !o.poison {
 		clear(poisoners)
 	}
+	var pool *pgxpool.Pool
 	if o.db != "" {
-		pool, err := pgxpool.New(ctx, o.db+withPoolSize(o.db, o.concurrency))
-		if err != nil {
+		if pool, err = pgxpool.New(ctx, o.db+withPoolSize(o.db, o.concurrency)); err != nil {
 			return err
 		}
 		defer pool.Close()
 		senders["sql"] = func(ctx context.Context, s string) error { return sendSQL(ctx, pool, s) }
 	}
+	history := sessions[0]
+	if slices.ContainsFunc(o.transports, func(t string) bool { return strings.HasPrefix(t, "history-") }) {
+		fmt.Printf("filling the history of session %s with %d messages\n", history, o.history)
+		if err := fillHistory(ctx, client, o, pool, history, o.history); err != nil {
+			return err
+		}
+		sessions = sessions[1:] // sends and session reads leave it alone
+	}
+	readers(client, o, pool, history, senders)
 	fmt.Printf("sessionhub loadgen: %d clients, %d sessions, %d rounds of %s (median reported)\n", o.concurrency, len(sessions), o.rounds, o.duration)
 	medians := map[string]result{}
 	for _, t := range o.transports {
@@ -129,17 +143,17 @@ func run(ctx context.Context, o options) error {
 		slices.SortFunc(rounds, func(a, b result) int { return int(a.rate() - b.rate()) })
 		medians[t] = rounds[len(rounds)/2]
 	}
-	fmt.Printf("%-8s %10s %8s %8s %8s %7s %9s\n", "", "msgs/s", "p50", "p95", "p99", "errors", "/ceiling")
+	fmt.Printf("%-16s %10s %8s %8s %8s %7s %9s\n", "", "ops/s", "p50", "p95", "p99", "errors", "/ceiling")
 	for _, t := range o.transports {
 		r, ok := medians[t]
 		if !ok {
 			continue
 		}
 		ratio := "-"
-		if c, ok := medians["sql"]; ok && t != "sql" {
+		if c, ok := medians[ceilingOf(t)]; ok && t != ceilingOf(t) {
 			ratio = fmt.Sprintf("%.0f%%", 100*r.rate()/c.rate())
 		}
-		fmt.Printf("%-8s %10.0f %8s %8s %8s %7d %9s\n", t, r.rate(),
+		fmt.Printf("%-16s %10.0f %8s %8s %8s %7d %9s\n", t, r.rate(),
 			r.percentile(0.50).Round(10*time.Microsecond), r.percentile(0.95).Round(10*time.Microsecond),
 			r.percentile(0.99).Round(10*time.Microsecond), r.errors, ratio)
 	}
@@ -161,6 +175,15 @@ func run(ctx context.Context, o options) error {
 		return fmt.Errorf("poison run failed for %v", failed)
 	}
 	return nil
+}
+
+// ceilingOf names the raw-SQL run an operation is compared with:
+// history-rest with history-sql, rest with sql.
+func ceilingOf(operation string) string {
+	if i := strings.LastIndex(operation, "-"); i >= 0 {
+		return operation[:i] + "-sql"
+	}
+	return "sql"
 }
 
 func withPoolSize(dsn string, n int) string {
