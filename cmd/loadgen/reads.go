@@ -72,7 +72,9 @@ func readers(client *http.Client, o options, pool *pgxpool.Pool, history string,
 	if pool == nil {
 		return
 	}
-	ops["history-sql"] = func(ctx context.Context, _ string) error { return readRows(ctx, pool, historySQL, history, historyPage) }
+	ops["history-sql"] = func(ctx context.Context, _ string) error {
+		return readRows(ctx, pool, historySQL, history, historyPage)
+	}
 	ops["session-sql"] = func(ctx context.Context, s string) error { return readRows(ctx, pool, sessionSQL, s, 1) }
 }
 
