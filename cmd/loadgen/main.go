@@ -12,7 +12,9 @@
 // unless every one was refused with 400 and no other send failed.
 //
 // With -idle-subscriptions N, it opens N subscriptions that receive nothing
-// and reports the server's resident memory per subscription.
+// and reports the server's resident memory per subscription. With -fanout N
+// it follows N sessions with one subscriber each, sends -fanout-rate
+// messages a second to them, and reports delivery, latency and RSS.
 package main
 
 import (
@@ -45,6 +47,7 @@ type options struct {
 	idleSubscriptions   int
 	hold                time.Duration
 	history             int
+	fanOut, fanOutRate  int
 }
 
 func main() {
@@ -63,6 +66,8 @@ func main() {
 	flag.BoolVar(&o.poison, "poison", false, "add one client sending messages that must be refused (400), and fail on any other error")
 	flag.IntVar(&o.idleSubscriptions, "idle-subscriptions", 0, "instead of sends, open this many idle subscriptions and report the server's RSS per subscription")
 	flag.DurationVar(&o.hold, "hold", 0, "with -idle-subscriptions: keep them open this long before measuring")
+	flag.IntVar(&o.fanOut, "fanout", 0, "instead of sends, follow this many sessions with one subscriber each and send -fanout-rate messages a second to them for -d")
+	flag.IntVar(&o.fanOutRate, "fanout-rate", 1000, "with -fanout: messages a second")
 	flag.Parse()
 	o.transports = strings.Split(transports, ",")
 	if err := run(context.Background(), o); err != nil {
@@ -92,9 +97,15 @@ func (r result) percentile(p float64) time.Duration {
 
 func run(ctx context.Context, o options) error {
 	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: o.concurrency * 2}}
+	if o.fanOut > 0 {
+		o.sessions = o.fanOut
+	}
 	sessions, err := setup(ctx, client, o)
 	if err != nil {
 		return err
+	}
+	if o.fanOut > 0 {
+		return fanOut(ctx, client, o, sessions, o.fanOutRate)
 	}
 	if o.idleSubscriptions > 0 {
 		return idleSubscriptions(ctx, client, o, sessions, o.idleSubscriptions)
