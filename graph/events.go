@@ -25,14 +25,23 @@ func (r *subscriptionResolver) followSession(ctx context.Context, sessionID, aft
 	if err != nil {
 		return nil, err
 	}
-	out := make(chan model.SessionEvent)
+	// Over graphql-transport-ws each event is pushed to the socket by the
+	// bus's delivery goroutine (the channel holds it only for that moment);
+	// over other transports gqlgen's goroutine takes it from the channel.
+	push := pushFrom(ctx)
+	var out chan model.SessionEvent
+	if push != nil {
+		out = make(chan model.SessionEvent, 1)
+	} else {
+		out = make(chan model.SessionEvent)
+	}
 	deliver := func(e models.Event) bool {
 		select {
 		case out <- toModelEvent(e):
-			return true
 		case <-ctx.Done():
 			return false
 		}
+		return push == nil || push.ready()
 	}
 	end := func(why error) {
 		if err := streamError(why); err != nil {
@@ -40,11 +49,17 @@ func (r *subscriptionResolver) followSession(ctx context.Context, sessionID, aft
 			failStream(ctx, err)
 		}
 		close(out)
+		if push != nil {
+			push.end()
+		}
 	}
 	sub, err := r.Chat.FollowSession(ctx, sessionID, after, deliver, end)
 	if err != nil {
 		release()
 		return nil, err
+	}
+	if push != nil {
+		push.takePush()
 	}
 	context.AfterFunc(ctx, func() {
 		sub.Close()
@@ -74,13 +89,13 @@ func dropReason(err *models.Error) string {
 	return telemetry.DropEventsLost
 }
 
-// failStream ends a subscription with a final GraphQL error: on WebSocket
-// the protocol's own error message for the operation; on other transports
-// (Server-Sent Events) a last result carrying the error, added by
-// finalErrors.
+// failStream ends a subscription with a final GraphQL error: on gqlgen's
+// WebSocket transport the protocol's own error message for the operation;
+// on the others a last result carrying the error, added by finalErrors (the
+// push transport sends it as the protocol's error message).
 func failStream(ctx context.Context, appErr *models.Error) {
 	gqlErr := withCode(&gqlerror.Error{Path: ast.Path{ast.PathName(graphql.GetFieldContext(ctx).Field.Alias)}}, appErr)
-	if wsConnectionFrom(ctx) != nil {
+	if wsConnectionFrom(ctx) != nil && pushFrom(ctx) == nil { // gqlgen's WebSocket transport
 		transport.AddSubscriptionError(ctx, gqlErr)
 		return
 	}

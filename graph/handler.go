@@ -72,7 +72,14 @@ func NewHandler(svc *chat.Service, opts Options) http.Handler {
 		resolver.subscriberDropped = func(string) {}
 	}
 	srv := handler.New(NewExecutableSchema(Config{Resolvers: resolver, Complexity: complexity()}))
-	srv.AddTransport(&transport.Websocket{
+	srv.AddTransport(pushWebsocket{
+		accept:       websocket.AcceptOptions{OriginPatterns: opts.OriginPatterns},
+		init:         websocketInit(opts.Auth, opts.Shutdown),
+		initTimeout:  10 * time.Second,
+		pingInterval: 10 * time.Second,
+		readLimit:    opts.MaxBodyBytes,
+	})
+	srv.AddTransport(&transport.Websocket{ // the legacy graphql-ws subprotocol
 		Implementation: transport.CoderWebsocketImplementation{
 			AcceptOptions: websocket.AcceptOptions{OriginPatterns: opts.OriginPatterns},
 		},
@@ -145,8 +152,8 @@ func websocketInit(a *auth.Authenticator, shutdown <-chan struct{}) transport.We
 		if a != nil {
 			p, err := a.Authenticate(auth.FromInitPayload(payload))
 			if err != nil {
-				ctx = transport.WithWebsocketCloseCode(ctx, 4403)
-				return transport.AppendCloseReason(ctx, "Forbidden"), nil, err
+				ctx = transport.WithWebsocketCloseCode(ctx, closeForbidden)
+				return transport.AppendCloseReason(ctx, "Forbidden"), nil, &initRefusal{closeForbidden, "Forbidden", err}
 			}
 			principal = p
 		}
