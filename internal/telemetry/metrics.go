@@ -30,6 +30,9 @@ type Metrics struct {
 	warnings        prometheus.Counter
 	expiries        prometheus.Counter
 	deletions       prometheus.Counter
+	sendStatements  prometheus.Histogram
+	lifetimePasses  *prometheus.CounterVec
+	dropped         *prometheus.CounterVec
 }
 
 // latencyBuckets suit a service whose sends take a few milliseconds.
@@ -78,6 +81,22 @@ func NewMetrics(pool *sql.DB, database string, subscriptions func() int) *Metric
 		Name: "sessionhub_sessions_deleted_total",
 		Help: "Sessions deleted by a client.",
 	})
+	m.sendStatements = prometheus.NewHistogram(prometheus.HistogramOpts{
+		Name:    "sessionhub_send_group_size",
+		Help:    "Sends carried by one send statement (PostgreSQL group commit; 1 when a send went alone).",
+		Buckets: []float64{1, 2, 4, 8, 16, 32, 64},
+	})
+	m.lifetimePasses = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "sessionhub_lifetime_passes_total",
+		Help: "Passes of the once-a-second claim of near-expiration and expiry notices, by outcome (ok or error).",
+	}, []string{"outcome"})
+	m.lifetimePasses.WithLabelValues("ok")
+	m.lifetimePasses.WithLabelValues("error")
+	m.dropped = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "sessionhub_subscribers_dropped_total",
+		Help: "Subscriptions ended by the server, by reason (slow_consumer: the client did not read its events).",
+	}, []string{"reason"})
+	m.dropped.WithLabelValues("slow_consumer")
 	subs := prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 		Name: "sessionhub_active_subscriptions",
 		Help: "GraphQL sessionEvents subscriptions open on this replica.",
@@ -88,6 +107,7 @@ func NewMetrics(pool *sql.DB, database string, subscriptions func() int) *Metric
 		collectors.NewDBStatsCollector(pool, database),
 		m.requests, m.requestDuration, m.operations, m.operationTime,
 		m.messages, m.renewals, m.warnings, m.expiries, m.deletions, subs,
+		m.sendStatements, m.lifetimePasses, m.dropped,
 	)
 	return m
 }
@@ -118,6 +138,21 @@ func (m *Metrics) Observe(e models.Event) {
 		m.deletions.Inc()
 	}
 }
+
+// SendStatement records how many sends one send statement carried.
+func (m *Metrics) SendStatement(sends int) { m.sendStatements.Observe(float64(sends)) }
+
+// LifetimePass records one pass of the lifetime claims and whether it failed.
+func (m *Metrics) LifetimePass(err error) {
+	outcome := "ok"
+	if err != nil {
+		outcome = "error"
+	}
+	m.lifetimePasses.WithLabelValues(outcome).Inc()
+}
+
+// SubscriberDropped counts a subscription the server ended, by reason.
+func (m *Metrics) SubscriberDropped(reason string) { m.dropped.WithLabelValues(reason).Inc() }
 
 func (m *Metrics) observeRequest(transport, route string, code int, elapsed time.Duration, upgraded bool) {
 	m.requests.WithLabelValues(transport, route, strconv.Itoa(code)).Inc()
