@@ -58,8 +58,16 @@ func TestDashboardAndRulesOnPrometheus(t *testing.T) {
 	}
 	prom := startPrometheus(t, promBinary, target.Host, rulesPath)
 
-	// Traffic: sends over both transports (group commit included), then
-	// refusals of each kind, then an outage of the database.
+	// Traffic: a live subscription, sends over both transports (group
+	// commit included), then refusals of each kind, then an outage of the
+	// database.
+	session := srv.createSession(t, srv.createAgent(t), userID)
+	sub, err := dialWS(t, srv, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sub.subscribe(t, "1", messagesQuery, map[string]any{"id": session})
+	waitSubscribed(t, sub, srv, session)
 	loadgen := filepath.Join(t.TempDir(), "loadgen")
 	build := exec.Command("go", "build", "-o", loadgen, "./cmd/loadgen")
 	build.Dir = repoRoot
@@ -86,7 +94,6 @@ func TestDashboardAndRulesOnPrometheus(t *testing.T) {
 	if len(gqlOut.Errors) == 0 || gqlOut.Errors[0].Extensions.Code != "SESSION_NOT_FOUND" {
 		t.Fatalf("GraphQL send to a missing session: %+v", gqlOut)
 	}
-	session := srv.createSession(t, srv.createAgent(t), userID)
 	srv.graphql(t, send, map[string]any{"id": session, "c": ""}, &gqlOut)
 	if len(gqlOut.Errors) == 0 || gqlOut.Errors[0].Extensions.Code != "VALIDATION_ERROR" {
 		t.Fatalf("GraphQL send of empty content: %+v", gqlOut)
@@ -117,6 +124,7 @@ func TestDashboardAndRulesOnPrometheus(t *testing.T) {
 	// created, so rates over it exist.
 	prom.waitFor(t, `rate(sessionhub_graphql_operations_total{job="sessionhub",outcome="UNAVAILABLE"}[5m])`, 60*time.Second)
 	prom.waitFor(t, `rate(sessionhub_send_group_size_count{job="sessionhub"}[5m]) > 0`, 60*time.Second)
+	prom.waitFor(t, `sessionhub_active_subscriptions{job="sessionhub"} > 0`, 60*time.Second)
 
 	// Every panel's query, with the dashboard's variables filled in.
 	raw, err := os.ReadFile(repoPath("deploy", "grafana", "sessionhub.json"))
