@@ -107,6 +107,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	}
 	defer bus.Close()
 	metrics := telemetry.NewMetrics(db.Pool(), string(db.Dialect()), bus.Subscribers)
+	db.ObserveSendStatements(metrics.SendStatement)
 	svc := chat.New(db, models.SystemClock{}, cfg.Policy, chat.WithBus(bus), chat.WithLogger(log), chat.WithObserver(metrics))
 	var draining atomic.Bool
 	shutdown := make(chan struct{})
@@ -136,7 +137,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		background.Wait()
 	}()
 	background.Go(func() { sweepExpired(backgroundCtx, svc, cfg, log) })
-	background.Go(func() { announceLifetimes(backgroundCtx, svc, log) })
+	background.Go(func() { announceLifetimes(backgroundCtx, svc, metrics, log) })
 	log.Info("sessionhub started", "addr", ln.Addr().String(), "database", string(db.Dialect()))
 	fmt.Fprintf(stdout, "sessionhub listening on http://127.0.0.1:%d\n", ln.Addr().(*net.TCPAddr).Port)
 
@@ -195,7 +196,7 @@ func newBus(ctx context.Context, cfg config, db *store.Store, log *slog.Logger) 
 }
 
 // announceLifetimes publishes near-expiration and expiry events every second.
-func announceLifetimes(ctx context.Context, svc *chat.Service, log *slog.Logger) {
+func announceLifetimes(ctx context.Context, svc *chat.Service, metrics *telemetry.Metrics, log *slog.Logger) {
 	ticker := time.NewTicker(time.Second)
 	defer ticker.Stop()
 	for {
@@ -204,7 +205,12 @@ func announceLifetimes(ctx context.Context, svc *chat.Service, log *slog.Logger)
 			return
 		case <-ticker.C:
 		}
-		if _, err := svc.AnnounceLifetimes(ctx); err != nil && ctx.Err() == nil {
+		_, err := svc.AnnounceLifetimes(ctx)
+		if ctx.Err() != nil {
+			return
+		}
+		metrics.LifetimePass(err)
+		if err != nil {
 			log.Warn("announcing session lifetimes failed", "err", err)
 		}
 	}

@@ -44,6 +44,8 @@ func TestMain(m *testing.M) {
 	serverBinary = filepath.Join(dir, "sessionhub")
 	build := exec.Command("go", "build", "-o", serverBinary, ".")
 	build.Dir = repoRoot
+	// The binary the container image ships: static and cgo-free.
+	build.Env = append(os.Environ(), "CGO_ENABLED=0")
 	build.Stdout, build.Stderr = os.Stderr, os.Stderr
 	if err := build.Run(); err != nil {
 		fmt.Fprintln(os.Stderr, "build sessionhub:", err)
@@ -86,7 +88,13 @@ func (s *server) stop() error {
 // the test ends, failing the test unless it exits 0.
 func startServer(t *testing.T, databaseURL string, env ...string) *server {
 	t.Helper()
-	cmd := exec.Command(serverBinary)
+	return startBinary(t, serverBinary, databaseURL, env...)
+}
+
+// startBinary is startServer for another sessionhub binary.
+func startBinary(t *testing.T, binary, databaseURL string, env ...string) *server {
+	t.Helper()
+	cmd := exec.Command(binary)
 	cmd.Dir = t.TempDir()
 	cmd.Env = append(os.Environ(), "PORT=0", "DATABASE_URL="+databaseURL)
 	cmd.Env = append(cmd.Env, env...)

@@ -78,8 +78,11 @@ type sendOutcome struct {
 type groupCommitter struct {
 	single func(ctx context.Context, session *models.Session, version int64, message *models.Message) (bool, error)
 	group  func(ctx context.Context, sends []*pendingSend) (map[uuid.UUID]bool, error)
-	// sizes hears the size of every group statement (metrics); may be nil.
+	// sizes hears the size of every group statement (tests); may be nil.
 	sizes func(int)
+	// statements hears the sends of every statement, one-send ones
+	// included (metrics); set before the first send, may be nil.
+	statements func(int)
 
 	mu      sync.Mutex
 	queue   []*pendingSend
@@ -122,6 +125,9 @@ func (g *groupCommitter) drain() {
 		sends := g.take()
 		if sends == nil {
 			return
+		}
+		if g.statements != nil {
+			g.statements(len(sends))
 		}
 		ctx, cancel := context.WithTimeout(context.Background(), groupTimeout)
 		outcomes := g.exec(ctx, sends)

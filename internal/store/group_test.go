@@ -40,6 +40,9 @@ func TestGroupCommit(t *testing.T) {
 		}
 	})
 
+	var statementSends atomic.Int64 // what the sessionhub_send_group_size metric hears
+	a.ObserveSendStatements(func(n int) { statementSends.Add(int64(n)) })
+
 	now := time.Date(2026, 8, 1, 12, 0, 0, 0, time.UTC)
 	agent := &models.Agent{ID: uuid.New(), Name: "a", CreatedAt: now}
 	if err := a.CreateAgent(ctx, agent); err != nil {
@@ -106,6 +109,10 @@ func TestGroupCommit(t *testing.T) {
 	}
 	if largest.Load() < 2 {
 		t.Errorf("no statement carried more than one send (%d statements)", groups.Load())
+	}
+	// Every send through a went through a statement, alone or shared.
+	if viaA := int64(workers-workers/8) * perWorker; statementSends.Load() < viaA || statementSends.Load() < grouped.Load() {
+		t.Errorf("statements reported %d sends; a sent %d, %d of them in shared statements", statementSends.Load(), viaA, grouped.Load())
 	}
 	t.Logf("%d shared statements carried %d sends (retries included; largest %d) of %d", groups.Load(), grouped.Load(), largest.Load(), workers*perWorker)
 }

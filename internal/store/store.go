@@ -53,6 +53,15 @@ func WithTracing(tp trace.TracerProvider) Option {
 	return func(o *options) { o.tracer = tp }
 }
 
+// ObserveSendStatements reports how many sends each send statement carried
+// (PostgreSQL's group commit; SQLite writes one at a time and reports
+// nothing). Call it before the first send.
+func (s *Store) ObserveSendStatements(observe func(sends int)) {
+	if s.sends != nil {
+		s.sends.statements = observe
+	}
+}
+
 // Pool is the connection pool, for its statistics.
 func (s *Store) Pool() *sql.DB { return s.sql }
 

@@ -30,6 +30,8 @@ type Metrics struct {
 	warnings        prometheus.Counter
 	expiries        prometheus.Counter
 	deletions       prometheus.Counter
+	sendStatements  prometheus.Histogram
+	lifetimePasses  *prometheus.CounterVec
 	dropped         *prometheus.CounterVec
 }
 
@@ -79,6 +81,17 @@ func NewMetrics(pool *sql.DB, database string, subscriptions func() int) *Metric
 		Name: "sessionhub_sessions_deleted_total",
 		Help: "Sessions deleted by a client.",
 	})
+	m.sendStatements = prometheus.NewHistogram(prometheus.HistogramOpts{
+		Name:    "sessionhub_send_group_size",
+		Help:    "Sends carried by one send statement (PostgreSQL group commit; 1 when a send went alone).",
+		Buckets: []float64{1, 2, 4, 8, 16, 32, 64},
+	})
+	m.lifetimePasses = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "sessionhub_lifetime_passes_total",
+		Help: "Passes of the once-a-second claim of near-expiration and expiry notices, by outcome (ok or error).",
+	}, []string{"outcome"})
+	m.lifetimePasses.WithLabelValues("ok")
+	m.lifetimePasses.WithLabelValues("error")
 	m.dropped = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "sessionhub_subscribers_dropped_total",
 		Help: "Subscriptions this replica ended on its own, by reason: slow_consumer (the client did not read its events) or events_lost (missed events could not be read back).",
@@ -95,7 +108,8 @@ func NewMetrics(pool *sql.DB, database string, subscriptions func() int) *Metric
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 		collectors.NewDBStatsCollector(pool, database),
 		m.requests, m.requestDuration, m.operations, m.operationTime,
-		m.messages, m.renewals, m.warnings, m.expiries, m.deletions, m.dropped, subs,
+		m.messages, m.renewals, m.warnings, m.expiries, m.deletions, subs,
+		m.sendStatements, m.lifetimePasses, m.dropped,
 	)
 	return m
 }
@@ -125,6 +139,18 @@ func (m *Metrics) Observe(e models.Event) {
 	case models.EventDeleted:
 		m.deletions.Inc()
 	}
+}
+
+// SendStatement records how many sends one send statement carried.
+func (m *Metrics) SendStatement(sends int) { m.sendStatements.Observe(float64(sends)) }
+
+// LifetimePass records one pass of the lifetime claims and whether it failed.
+func (m *Metrics) LifetimePass(err error) {
+	outcome := "ok"
+	if err != nil {
+		outcome = "error"
+	}
+	m.lifetimePasses.WithLabelValues(outcome).Inc()
 }
 
 // Reasons a replica drops a subscriber, as labels of

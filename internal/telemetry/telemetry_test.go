@@ -205,3 +205,36 @@ func TestLoggerAddsRequestID(t *testing.T) {
 		t.Error("format xml accepted")
 	}
 }
+
+// The series alert rules watch exist from the start (at zero), so an alert
+// on them can tell "nothing happened" from "not exported".
+func TestOperationsSeriesExistAtZero(t *testing.T) {
+	m := newTestMetrics(t)
+	for name, want := range map[string]int{
+		"sessionhub_lifetime_passes_total":     2, // ok and error
+		"sessionhub_subscribers_dropped_total": 1, // slow_consumer
+		"sessionhub_send_group_size":           1,
+	} {
+		if n, err := testutil.GatherAndCount(m.registry, name); err != nil || n != want {
+			t.Errorf("%s: %d series (%v), want %d", name, n, err, want)
+		}
+	}
+	m.LifetimePass(nil)
+	m.LifetimePass(errors.New("database down"))
+	m.LifetimePass(nil)
+	m.SendStatement(1)
+	m.SendStatement(17)
+	m.SubscriberDropped("slow_consumer")
+	if got := testutil.ToFloat64(m.lifetimePasses.WithLabelValues("ok")); got != 2 {
+		t.Errorf("ok passes = %v, want 2", got)
+	}
+	if got := testutil.ToFloat64(m.lifetimePasses.WithLabelValues("error")); got != 1 {
+		t.Errorf("failed passes = %v, want 1", got)
+	}
+	if got := testutil.ToFloat64(m.dropped.WithLabelValues("slow_consumer")); got != 1 {
+		t.Errorf("dropped = %v, want 1", got)
+	}
+	if n := testutil.CollectAndCount(m.sendStatements); n != 1 {
+		t.Errorf("send statement histogram has %d series, want 1", n)
+	}
+}
