@@ -212,7 +212,7 @@ func TestOperationsSeriesExistAtZero(t *testing.T) {
 	m := newTestMetrics(t)
 	for name, want := range map[string]int{
 		"sessionhub_lifetime_passes_total":     2, // ok and error
-		"sessionhub_subscribers_dropped_total": 1, // slow_consumer
+		"sessionhub_subscribers_dropped_total": 2, // slow_consumer and events_lost
 		"sessionhub_send_group_size":           1,
 	} {
 		if n, err := testutil.GatherAndCount(m.registry, name); err != nil || n != want {
