@@ -47,7 +47,13 @@ type Options struct {
 	// RateLimiter is charged one request per subscription started over a
 	// WebSocket (nil: no limit).
 	RateLimiter RateLimiter
+	// KeepAlive is the ping interval of WebSocket (both protocols) and
+	// Server-Sent Events subscriptions (0: DefaultKeepAlive).
+	KeepAlive time.Duration
 }
+
+// DefaultKeepAlive is the ping interval of open subscriptions.
+const DefaultKeepAlive = 10 * time.Second
 
 // Limits on one operation (graphql-armor's defaults, with depth raised to
 // fit sessions → edges → node → messages → edges → node → field).
@@ -65,17 +71,26 @@ const (
 func NewHandler(svc *chat.Service, opts Options) http.Handler {
 	resolver := &Resolver{Chat: svc, subscriptions: newSubscriptionLimits(opts)}
 	srv := handler.New(NewExecutableSchema(Config{Resolvers: resolver, Complexity: complexity()}))
+	if opts.KeepAlive <= 0 {
+		opts.KeepAlive = DefaultKeepAlive
+	}
+	srv.AddTransport(sseTransport{keepAlive: opts.KeepAlive, shutdown: opts.Shutdown})
 	srv.AddTransport(&transport.Websocket{
 		Implementation: transport.CoderWebsocketImplementation{
 			AcceptOptions: websocket.AcceptOptions{OriginPatterns: opts.OriginPatterns},
 		},
-		InitFunc:              websocketInit(opts.Auth, opts.Shutdown),
-		InitTimeout:           10 * time.Second,
-		KeepAlivePingInterval: 10 * time.Second,
+		InitFunc:    websocketInit(opts.Auth, opts.Shutdown),
+		InitTimeout: 10 * time.Second,
+		// "ka" messages on the legacy graphql-ws protocol, "ping" on
+		// graphql-transport-ws. A client need not answer with "pong": one
+		// too busy to read is dropped as a slow consumer, with its reason.
+		KeepAlivePingInterval: opts.KeepAlive,
+		PingPongInterval:      opts.KeepAlive,
+		MissingPongOk:         true,
 	})
 	srv.AddTransport(transport.Options{})
-	srv.AddTransport(transport.GET{})
-	srv.AddTransport(transport.POST{})
+	srv.AddTransport(getTransport{})
+	srv.AddTransport(postTransport{})
 
 	srv.SetQueryCache(lru.New[*ast.QueryDocument](1000))
 	for _, ext := range opts.Extensions {
