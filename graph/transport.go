@@ -28,7 +28,7 @@ import (
 //     media type). A well-formed request's field errors are always 200.
 //   - A body that is not one JSON object, a batch (JSON array), and a
 //     subscription over plain POST are 400 with code BAD_REQUEST; the body
-//     is never echoed.
+//     is never echoed. A batch gets one error result per operation.
 //   - GET runs queries only; any other operation is 405 with Allow: POST.
 //   - Subscriptions (and any operation) are served over Server-Sent Events
 //     when the client asks for text/event-stream first (graphql-sse's
@@ -118,24 +118,51 @@ func isJSONBody(r *http.Request) bool {
 	return err == nil && mediaType == mediaJSON
 }
 
+// maxBatchAnswers bounds the answer to a refused batch: one error result per
+// operation (what batching clients expect, so each operation reports the
+// reason) up to this many operations, one error object beyond.
+const maxBatchAnswers = 100
+
 // decodeBody reads a POST body into params, refusing batches and anything
-// but one JSON object without repeating what it was sent.
-func decodeBody(r *http.Request, params *graphql.RawParams) *gqlerror.Error {
+// but one JSON object without repeating what it was sent. For a batch of n
+// operations it also returns n (0 when the body is not a JSON array).
+func decodeBody(r *http.Request, params *graphql.RawParams) (refusal *gqlerror.Error, batch int) {
 	body, err := io.ReadAll(r.Body)
 	if err != nil {
-		return badRequest("The request body could not be read", nil)
+		return badRequest("The request body could not be read", nil), 0
 	}
 	trimmed := bytes.TrimLeft(body, " \t\r\n")
 	if len(trimmed) > 0 && trimmed[0] == '[' {
+		var ops []json.RawMessage
+		if json.Unmarshal(trimmed, &ops) == nil {
+			batch = len(ops)
+		}
 		return badRequest(fmt.Sprintf("Batched requests are not supported: send at most %d operation per request", MaxBatchOperations),
-			map[string]any{"maxOperations": MaxBatchOperations})
+			map[string]any{"maxOperations": MaxBatchOperations}), batch
 	}
 	dec := json.NewDecoder(bytes.NewReader(body))
 	dec.UseNumber()
 	if len(trimmed) == 0 || trimmed[0] != '{' || dec.Decode(params) != nil {
-		return badRequest(`The request body must be one JSON object: {"query": "…", "variables": {…}, "operationName": "…"}`, nil)
+		return badRequest(`The request body must be one JSON object: {"query": "…", "variables": {…}, "operationName": "…"}`, nil), 0
 	}
-	return nil
+	return nil, 0
+}
+
+// refuseBody answers 400 to a body decodeBody refused: for a batch of up to
+// maxBatchAnswers operations, a JSON array with one error result each.
+func refuseBody(ctx context.Context, w http.ResponseWriter, exec graphql.GraphExecutor, refusal *gqlerror.Error, batch int) {
+	body := requestErrorBody(exec.DispatchError(ctx, gqlerror.List{refusal}))
+	w.WriteHeader(http.StatusBadRequest)
+	if batch < 1 || batch > maxBatchAnswers {
+		_, _ = w.Write(body)
+		return
+	}
+	answers := make([]json.RawMessage, batch)
+	for i := range answers {
+		answers[i] = body
+	}
+	b, _ := json.Marshal(answers)
+	_, _ = w.Write(b)
 }
 
 func writeResponse(w http.ResponseWriter, status int, resp *graphql.Response) {
@@ -187,8 +214,8 @@ func (postTransport) Do(w http.ResponseWriter, r *http.Request, exec graphql.Gra
 	mediaType := responseMediaType(r)
 	w.Header().Set("Content-Type", mediaType)
 	params := &graphql.RawParams{ReadTime: graphql.TraceTiming{Start: graphql.Now()}}
-	if err := decodeBody(r, params); err != nil {
-		writeRequestError(w, http.StatusBadRequest, exec.DispatchError(ctx, gqlerror.List{err}))
+	if refusal, batch := decodeBody(r, params); refusal != nil {
+		refuseBody(ctx, w, exec, refusal, batch)
 		return
 	}
 	params.Headers = r.Header
@@ -297,9 +324,9 @@ func (t sseTransport) Do(w http.ResponseWriter, r *http.Request, exec graphql.Gr
 		}()
 	}
 	params := &graphql.RawParams{ReadTime: graphql.TraceTiming{Start: graphql.Now()}}
-	if err := decodeBody(r, params); err != nil {
-		w.Header().Set("Content-Type", mediaJSON)
-		writeRequestError(w, http.StatusBadRequest, exec.DispatchError(ctx, gqlerror.List{err}))
+	if refusal, batch := decodeBody(r, params); refusal != nil {
+		w.Header().Set("Content-Type", responseMediaType(r))
+		refuseBody(ctx, w, exec, refusal, batch)
 		return
 	}
 	params.Headers = r.Header
