@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"net/http"
 	"os/exec"
 	"path/filepath"
 	"strings"
@@ -280,5 +281,65 @@ func TestApolloClientErrorsAndBatches(t *testing.T) {
 	}
 	if bytes.Contains([]byte(lines[0]), []byte("secret-variable-value")) {
 		t.Error("the batch refusal echoed a variable")
+	}
+}
+
+// TestSSEStreamEndsAtShutdown: SIGTERM ends an open Server-Sent Events
+// stream without "complete" (so graphql-sse reconnects elsewhere), and the
+// stream does not hold the shutdown: the server exits 0 at once.
+func TestSSEStreamEndsAtShutdown(t *testing.T) {
+	srv := startServer(t, testutil.DatabaseURL(t, store.SQLite), "SHUTDOWN_TIMEOUT_SECONDS=600")
+	sessionID := srv.createSession(t, srv.createAgent(t), userID)
+	body, _ := json.Marshal(map[string]any{"query": eventsQuery, "variables": map[string]any{"id": sessionID}})
+	req, _ := http.NewRequest(http.MethodPost, srv.URL+"/query", bytes.NewReader(body))
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Accept", "text/event-stream")
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	if res.StatusCode != http.StatusOK || res.Header.Get("Content-Type") != "text/event-stream" {
+		t.Fatalf("answered %d %v", res.StatusCode, res.Header)
+	}
+	stream := make(chan string)
+	go func() {
+		scanner := bufio.NewScanner(res.Body)
+		for scanner.Scan() {
+			stream <- scanner.Text()
+		}
+		close(stream)
+	}()
+	// Probe until the subscription delivers, so it is surely registered.
+	for heard, attempt := false, 0; !heard; attempt++ {
+		if attempt > 60 {
+			t.Fatal("no event over SSE")
+		}
+		srv.postJSON(t, "/api/messaging/sessions/"+sessionID+"/messages", map[string]any{"content": "probe"})
+		timeout := time.After(500 * time.Millisecond)
+	wait:
+		for {
+			select {
+			case line := <-stream:
+				if strings.HasPrefix(line, "event: next") {
+					heard = true
+					break wait
+				}
+			case <-timeout:
+				break wait
+			}
+		}
+	}
+	// With a 10-minute shutdown timeout, a stream that held the shutdown
+	// would make stop() give up after 30 s.
+	stopped := make(chan error, 1)
+	go func() { stopped <- srv.stop() }()
+	for line := range stream {
+		if line == "event: complete" {
+			t.Error("the stream completed at shutdown; graphql-sse would not reconnect")
+		}
+	}
+	if err := <-stopped; err != nil {
+		t.Fatalf("exit: %v\n%s", err, srv.stderr.String())
 	}
 }
