@@ -30,7 +30,7 @@ type config struct {
 	RateLimit       int // requests per minute per caller; 0 turns limiting off
 	// Subscription caps on this replica.
 	SubscriptionsPerConnection, SubscriptionsPerCaller int
-	AllowedOrigins                                     []string
+	AllowedOrigins                                     []string // WS_ALLOWED_ORIGINS and CORS_ALLOWED_ORIGINS: may open WebSockets
 	LogLevel                                           string
 	LogFormat                                          string
 	Tracing                                            telemetry.TracingConfig
@@ -38,6 +38,11 @@ type config struct {
 	// Clamped lists settings that were out of bounds and were clamped into
 	// them (as the reference does), for a warning at start-up.
 	Clamped []string
+
+	// CORSOrigins may call the API from a browser (CORS_ALLOWED_ORIGINS).
+	CORSOrigins []string
+	// KeepAlive is the ping interval of open subscriptions.
+	KeepAlive time.Duration
 }
 
 // loadConfig reads the settings from flags and the environment (see
@@ -93,7 +98,17 @@ func loadConfig(args []string, env func(string) string, out io.Writer) (config, 
 		HS256Secret:        getenv("AUTH_JWT_HS256_SECRET"),
 		RS256PublicKeyFile: getenv("AUTH_JWT_RS256_PUBLIC_KEY_FILE"),
 	}
-	cfg.AllowedOrigins = splitList(getenv("WS_ALLOWED_ORIGINS"))
+	if cfg.CORSOrigins, err = parseOrigins("CORS_ALLOWED_ORIGINS", getenv("CORS_ALLOWED_ORIGINS")); err != nil {
+		return config{}, err
+	}
+	cfg.AllowedOrigins = append(splitList(getenv("WS_ALLOWED_ORIGINS")), cfg.CORSOrigins...)
+	if raw := getenv("SUBSCRIPTION_KEEPALIVE_SECONDS"); raw != "" {
+		n, err := strconv.Atoi(raw)
+		if err != nil || n < 1 || n > 600 {
+			return config{}, fmt.Errorf("SUBSCRIPTION_KEEPALIVE_SECONDS=%q: must be a whole number from 1 to 600", raw)
+		}
+		cfg.KeepAlive = time.Duration(n) * time.Second
+	}
 	if cfg.Port == "" {
 		cfg.Port = "8080"
 	}

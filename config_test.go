@@ -56,6 +56,14 @@ func TestConfigSources(t *testing.T) {
 				t.Errorf("policy %+v clamped %q", cfg.Policy, cfg.Clamped)
 			}
 		}},
+		{"browser origins: CORS_ALLOWED_ORIGINS also opens WebSockets, WS_ALLOWED_ORIGINS only WebSockets", nil,
+			map[string]string{"CORS_ALLOWED_ORIGINS": "http://localhost:3000, https://*.example.com", "WS_ALLOWED_ORIGINS": "legacy.example.org", "SUBSCRIPTION_KEEPALIVE_SECONDS": "2"},
+			func(t *testing.T, cfg config) {
+				if strings.Join(cfg.CORSOrigins, " ") != "http://localhost:3000 https://*.example.com" ||
+					strings.Join(cfg.AllowedOrigins, " ") != "legacy.example.org http://localhost:3000 https://*.example.com" || cfg.KeepAlive != 2*time.Second {
+					t.Errorf("CORS %q, WebSocket %q, keep-alive %v", cfg.CORSOrigins, cfg.AllowedOrigins, cfg.KeepAlive)
+				}
+			}},
 		{"tracing endpoint", []string{"--otel-exporter-otlp-endpoint", "http://127.0.0.1:4318"}, nil, func(t *testing.T, cfg config) {
 			if cfg.Tracing.Endpoint != "http://127.0.0.1:4318" {
 				t.Errorf("tracing %+v", cfg.Tracing)
@@ -91,6 +99,10 @@ func TestConfigRejectsBadValues(t *testing.T) {
 		{nil, map[string]string{"LOG_FORMAT": "xml"}, `LOG_FORMAT="xml": must be json or text`},
 		{nil, map[string]string{"APP_ENV": "prodution"}, `APP_ENV="prodution"`},
 		{nil, map[string]string{"OTEL_EXPORTER_OTLP_ENDPOINT": "collector:4318"}, `OTEL_EXPORTER_OTLP_ENDPOINT="collector:4318": must be an http(s) URL`},
+		{nil, map[string]string{"CORS_ALLOWED_ORIGINS": "https://app.example.com/"}, `CORS_ALLOWED_ORIGINS: "https://app.example.com/" must be * or an origin`},
+		{nil, map[string]string{"CORS_ALLOWED_ORIGINS": "http://localhost:3000, app.example.com"}, `"app.example.com" must be * or an origin`},
+		{nil, map[string]string{"CORS_ALLOWED_ORIGINS": "https://*.*.example.com"}, `"https://*.*.example.com"`},
+		{nil, map[string]string{"SUBSCRIPTION_KEEPALIVE_SECONDS": "0"}, `SUBSCRIPTION_KEEPALIVE_SECONDS="0": must be a whole number from 1 to 600`},
 		{[]string{"--no-such-flag"}, nil, "flag provided but not defined: -no-such-flag (see --help)"},
 		{[]string{"serve"}, nil, `unexpected argument "serve"`},
 	}

@@ -245,8 +245,10 @@ func newHandler(cfg config, d deps, draining *atomic.Bool, shutdown <-chan struc
 		SubscriptionsPerCaller:     cfg.SubscriptionsPerCaller,
 		RateLimiter:                limiter,
 		SubscriberDropped:          d.metrics.SubscriberDropped,
+		KeepAlive:                  cfg.KeepAlive,
 	})
-	mux.Handle("/query", withTimeout(cfg.RequestTimeout, gate.Wrap(gql, graph.WriteHTTPError)))
+	cors := newCORS(cfg.CORSOrigins) // outside the gate: preflights carry no credentials
+	mux.Handle("/query", cors(withTimeout(cfg.RequestTimeout, gate.Wrap(gql, graph.WriteHTTPError))))
 	if cfg.Playground {
 		pg := playground.New("sessionhub", "/query")
 		mux.Handle("GET /{$}", pg)
@@ -255,7 +257,7 @@ func newHandler(cfg config, d deps, draining *atomic.Bool, shutdown <-chan struc
 	shim := rest.New(svc, log)
 	api := http.NewServeMux()
 	shim.Register(api)
-	mux.Handle("/api/", withTimeout(cfg.RequestTimeout, gate.Wrap(api, shim.Reject)))
+	mux.Handle("/api/", cors(withTimeout(cfg.RequestTimeout, gate.Wrap(api, shim.Reject))))
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
 		writeStatus(w, http.StatusOK, "ok")
 	})
@@ -274,7 +276,10 @@ func newHandler(cfg config, d deps, draining *atomic.Bool, shutdown <-chan struc
 		writeStatus(w, http.StatusOK, "ready")
 	})
 	mux.Handle("GET /metrics", d.metrics.Handler())
-	mux.HandleFunc("GET /openapi.json", rest.ServeOpenAPI)
+	mux.Handle("GET /openapi.json", cors(http.HandlerFunc(rest.ServeOpenAPI)))
+	if len(cfg.CORSOrigins) > 0 {
+		mux.Handle("OPTIONS /openapi.json", cors(http.NotFoundHandler())) // preflights
+	}
 
 	route := func(r *http.Request) (transport, pattern string) {
 		_, pattern = mux.Handler(r)
@@ -299,7 +304,7 @@ func newHandler(cfg config, d deps, draining *atomic.Bool, shutdown <-chan struc
 // them up.
 func withTimeout(requestTimeout time.Duration, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if strings.EqualFold(r.Header.Get("Upgrade"), "websocket") {
+		if strings.EqualFold(r.Header.Get("Upgrade"), "websocket") || graph.IsEventStream(r) {
 			next.ServeHTTP(w, r) // subscriptions live as long as the client wants
 			return
 		}

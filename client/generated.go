@@ -1041,8 +1041,19 @@ type SessionEventsResponse struct {
 	// it happened: messages (user and agent), renewals, the near-expiration
 	// warning (pushed when the warning threshold is crossed, before expiry),
 	// expiry, and deletion (after which the subscription ends). Served over
-	// WebSocket (graphql-transport-ws, and the legacy graphql-ws).
-	// Errors: SESSION_NOT_FOUND.
+	// WebSocket (graphql-transport-ws, and the legacy graphql-ws) and over
+	// Server-Sent Events (graphql-sse, distinct connections), not over plain HTTP.
+	//
+	// Message events are delivered exactly once and in order, also when the
+	// server's own event bus reconnects. Lifetime events (renewals, warnings,
+	// expiry) are delivered as they happen and not replayed.
+	//
+	// A subscriber that does not read its events (over 4096 waiting) is dropped
+	// with a final SLOW_CONSUMER error; one that ends because missed events could
+	// not be read back gets UNAVAILABLE: subscribe again with `after`.
+	// Subscriptions are limited per connection and per caller (RATE_LIMITED), and
+	// starting one counts against the caller's rate limit.
+	// Errors: SESSION_NOT_FOUND, VALIDATION_ERROR (a bad cursor), RATE_LIMITED.
 	SessionEvents SessionEventsSessionEventsSessionEvent `json:"-"`
 }
 

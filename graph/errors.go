@@ -3,10 +3,12 @@ package graph
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"runtime/debug"
 
 	"github.com/99designs/gqlgen/graphql"
+	"github.com/vektah/gqlparser/v2/ast"
 	"github.com/vektah/gqlparser/v2/gqlerror"
 
 	"sessionhub/models"
@@ -58,7 +60,7 @@ func errorPresenter(log *slog.Logger) graphql.ErrorPresenterFunc {
 			return withCode(presented, models.ErrInternal())
 		}
 		if gqlErr, ok := errors.AsType[*gqlerror.Error](err); ok && gqlErr.Err == nil {
-			return presented
+			return movedVariablePath(ctx, presented)
 		}
 		return withCode(presented, models.ErrValidation(presented.Message))
 	}
@@ -79,4 +81,23 @@ func recoverFunc(log *slog.Logger) graphql.RecoverFunc {
 		log.ErrorContext(ctx, "graphql resolver panicked", "panic", p, "stack", string(debug.Stack()))
 		return models.ErrInternal()
 	}
+}
+
+// movedVariablePath rewrites a variable's coercion error, which gqlparser
+// reports with the path ["variable", name, …]: paths name places in the
+// response, so the variable goes into the message and into
+// extensions.variablePath instead (["input", "content"]).
+func movedVariablePath(ctx context.Context, e *gqlerror.Error) *gqlerror.Error {
+	if graphql.GetFieldContext(ctx) != nil || len(e.Path) < 2 || e.Path[0] != ast.PathName("variable") {
+		return e
+	}
+	variable := e.Path[1:]
+	where := "$" + variable.String()
+	e.Message = fmt.Sprintf("Variable %q is invalid: %s", where, e.Message)
+	if e.Extensions == nil {
+		e.Extensions = map[string]any{}
+	}
+	e.Extensions["variablePath"] = variable
+	e.Path = nil
+	return e
 }

@@ -1010,7 +1010,8 @@ type Subscription {
   it happened: messages (user and agent), renewals, the near-expiration
   warning (pushed when the warning threshold is crossed, before expiry),
   expiry, and deletion (after which the subscription ends). Served over
-  WebSocket (graphql-transport-ws, and the legacy graphql-ws).
+  WebSocket (graphql-transport-ws, and the legacy graphql-ws) and over
+  Server-Sent Events (graphql-sse, distinct connections), not over plain HTTP.
 
   Message events are delivered exactly once and in order, also when the
   server's own event bus reconnects. Lifetime events (renewals, warnings,

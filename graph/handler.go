@@ -51,7 +51,13 @@ type Options struct {
 	// SubscriberDropped is told why the server ended a subscription on its
 	// own ("slow_consumer", "events_lost"); nil: nobody is told.
 	SubscriberDropped func(reason string)
+	// KeepAlive is the ping interval of WebSocket (both protocols) and
+	// Server-Sent Events subscriptions (0: DefaultKeepAlive).
+	KeepAlive time.Duration
 }
+
+// DefaultKeepAlive is the ping interval of open subscriptions.
+const DefaultKeepAlive = 10 * time.Second
 
 // Limits on one operation (graphql-armor's defaults, with depth raised to
 // fit sessions → edges → node → messages → edges → node → field).
@@ -72,24 +78,31 @@ func NewHandler(svc *chat.Service, opts Options) http.Handler {
 		resolver.subscriberDropped = func(string) {}
 	}
 	srv := handler.New(NewExecutableSchema(Config{Resolvers: resolver, Complexity: complexity()}))
+	if opts.KeepAlive <= 0 {
+		opts.KeepAlive = DefaultKeepAlive
+	}
+	srv.AddTransport(sseTransport{keepAlive: opts.KeepAlive, shutdown: opts.Shutdown})
 	srv.AddTransport(pushWebsocket{
 		accept:       websocket.AcceptOptions{OriginPatterns: opts.OriginPatterns},
 		init:         websocketInit(opts.Auth, opts.Shutdown),
 		initTimeout:  10 * time.Second,
-		pingInterval: 10 * time.Second,
+		pingInterval: opts.KeepAlive,
 		readLimit:    opts.MaxBodyBytes,
 	})
 	srv.AddTransport(&transport.Websocket{ // the legacy graphql-ws subprotocol
 		Implementation: transport.CoderWebsocketImplementation{
 			AcceptOptions: websocket.AcceptOptions{OriginPatterns: opts.OriginPatterns},
 		},
-		InitFunc:              websocketInit(opts.Auth, opts.Shutdown),
-		InitTimeout:           10 * time.Second,
-		KeepAlivePingInterval: 10 * time.Second,
+		InitFunc:    websocketInit(opts.Auth, opts.Shutdown),
+		InitTimeout: 10 * time.Second,
+		// "ka" messages (graphql-transport-ws pings come from pushWebsocket,
+		// which never drops a client for a missing "pong": one too busy to
+		// read is dropped as a slow consumer, with its reason).
+		KeepAlivePingInterval: opts.KeepAlive,
 	})
 	srv.AddTransport(transport.Options{})
-	srv.AddTransport(transport.GET{})
-	srv.AddTransport(transport.POST{})
+	srv.AddTransport(getTransport{})
+	srv.AddTransport(postTransport{})
 
 	srv.SetQueryCache(lru.New[*ast.QueryDocument](1000))
 	for _, ext := range opts.Extensions {

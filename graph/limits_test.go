@@ -35,7 +35,7 @@ func TestOperationLimits(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			raw, err := env.client.RawPost(tc.query) // parse failures come back as HTTP 422
+			raw, err := env.client.RawPost(tc.query) // request errors come back as HTTP 200 (application/json)
 			refused := err != nil || len(raw.Errors) > 0
 			if refused == tc.ok {
 				t.Errorf("refused=%v, want %v: %v %s", refused, !tc.ok, err, mustJSON(t, raw))

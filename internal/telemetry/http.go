@@ -37,7 +37,10 @@ func Middleware(next http.Handler, metrics *Metrics, log *slog.Logger, route Rou
 		if upgraded && m.Code == http.StatusOK {
 			m.Code = http.StatusSwitchingProtocols // a hijacked connection reports no status
 		}
-		metrics.observeRequest(transport, pattern, m.Code, m.Duration, upgraded)
+		// A Server-Sent Events stream lasts as long as its subscription: like
+		// a WebSocket, it is counted but not timed.
+		streamed := upgraded || strings.HasPrefix(w.Header().Get("Content-Type"), "text/event-stream")
+		metrics.observeRequest(transport, pattern, m.Code, m.Duration, streamed)
 
 		level := slog.LevelDebug
 		if m.Code >= 500 {

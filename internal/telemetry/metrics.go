@@ -49,7 +49,7 @@ func NewMetrics(pool *sql.DB, database string, subscriptions func() int) *Metric
 	}, []string{"transport", "route", "code"})
 	m.requestDuration = prometheus.NewHistogramVec(prometheus.HistogramOpts{
 		Name:    "sessionhub_http_request_duration_seconds",
-		Help:    "HTTP request latency by transport and route pattern (WebSocket connections excluded).",
+		Help:    "HTTP request latency by transport and route pattern (WebSocket connections and Server-Sent Events streams excluded).",
 		Buckets: latencyBuckets,
 	}, []string{"transport", "route"})
 	m.operations = prometheus.NewCounterVec(prometheus.CounterOpts{
