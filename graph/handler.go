@@ -7,7 +7,6 @@ import (
 	"errors"
 	"io"
 	"log/slog"
-	"mime"
 	"net/http"
 	"time"
 
@@ -213,34 +212,10 @@ func limitBody(next http.Handler, limit int64) http.Handler {
 				WriteHTTPError(w, r, http.StatusBadRequest, models.ErrInvalidText("the request body"))
 				return
 			}
-			if err := decodableRequest(r, body); err != nil {
-				WriteHTTPError(w, r, http.StatusBadRequest, err)
-				return
-			}
 			r.Body = io.NopCloser(bytes.NewReader(body))
 		}
 		next.ServeHTTP(w, r)
 	})
-}
-
-// decodableRequest refuses a JSON POST body that gqlgen could not decode
-// into a request, with a short sentence: gqlgen's own answer repeats the
-// whole body (100 KB in, 100 KB out). Other content types are left to
-// gqlgen, which refuses them without echoing them.
-func decodableRequest(r *http.Request, body []byte) error {
-	if mediaType, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type")); mediaType != "application/json" {
-		return nil
-	}
-	if trimmed := bytes.TrimLeft(body, " \t\r\n"); len(trimmed) > 0 && trimmed[0] == '[' {
-		return models.ErrValidation("Batched requests are not supported: send one operation per request")
-	}
-	var params graphql.RawParams
-	dec := json.NewDecoder(bytes.NewReader(body))
-	dec.UseNumber() // as gqlgen decodes it
-	if err := dec.Decode(&params); err != nil {
-		return models.ErrValidation("Request body is not a GraphQL request: a JSON object with query (a string), variables (an object), operationName and extensions")
-	}
-	return nil
 }
 
 // WriteHTTPError answers a request refused before GraphQL execution
