@@ -25,7 +25,11 @@ func (r *subscriptionResolver) followSession(ctx context.Context, sessionID, aft
 		return nil, err
 	}
 	out := make(chan model.SessionEvent)
+	links := loadersFrom(ctx)
 	deliver := func(e models.Event) bool {
+		if links != nil {
+			links.forget(e.SessionID) // event.session is the session as it is now
+		}
 		select {
 		case out <- toModelEvent(e):
 			return true
@@ -39,10 +43,13 @@ func (r *subscriptionResolver) followSession(ctx context.Context, sessionID, aft
 		}
 		close(out)
 	}
-	sub, err := r.Chat.FollowSession(ctx, sessionID, after, deliver, end)
+	sub, session, err := r.Chat.FollowSession(ctx, sessionID, after, deliver, end)
 	if err != nil {
 		release()
 		return nil, err
+	}
+	if links != nil {
+		links.remember(session) // for the deleted event
 	}
 	context.AfterFunc(ctx, func() {
 		sub.Close()
