@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"bytes"
 	"encoding/json"
 	"os"
 	"os/exec"
@@ -34,6 +35,47 @@ func TestTSClientTypecheck(t *testing.T) {
 
 	codegen := filepath.Join(dir, "node_modules", ".bin", "graphql-codegen")
 	tsc := filepath.Join(dir, "node_modules", ".bin", "tsc")
+
+	t.Run("PossibleTypesUpToDate", func(t *testing.T) {
+		// src/possible-types.ts is committed (Apollo Client and Graphcache
+		// read it); regenerated from schema.graphqls it must be unchanged.
+		committed, err := os.ReadFile(filepath.Join(dir, "src", "possible-types.ts"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		generate := func(t *testing.T, schema string) []byte {
+			out := filepath.Join(t.TempDir(), "possible-types.ts")
+			cmd := tsClientCommand(t, dir, codegen, "--config", "possible-types.codegen.ts")
+			cmd.Env = append(cmd.Env, "POSSIBLE_TYPES_OUT="+out)
+			if schema != "" {
+				cmd.Env = append(cmd.Env, "POSSIBLE_TYPES_SCHEMA="+schema)
+			}
+			if b, err := cmd.CombinedOutput(); err != nil {
+				t.Fatalf("possible-types codegen: %v\n%s", err, b)
+			}
+			b, err := os.ReadFile(out)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return b
+		}
+		if fresh := generate(t, ""); !bytes.Equal(fresh, committed) {
+			t.Fatalf("examples/ts-client/src/possible-types.ts is out of date with schema.graphqls; run `npm run possible-types` in examples/ts-client. Generated:\n%s", fresh)
+		}
+		// The check can fail: a schema with one more Node differs.
+		schema, err := os.ReadFile(repoPath("schema.graphqls"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		changed := filepath.Join(t.TempDir(), "schema.graphqls")
+		extra := "\n\"A probe.\"\ntype TsClientProbe implements Node {\n  \"Its id.\"\n  id: ID!\n}\n"
+		if err := os.WriteFile(changed, append(schema, extra...), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		if fresh := generate(t, changed); bytes.Equal(fresh, committed) || !bytes.Contains(fresh, []byte(`"TsClientProbe"`)) {
+			t.Fatalf("a new Node implementation did not change the generated possibleTypes:\n%s", fresh)
+		}
+	})
 
 	t.Run("UnknownFieldFailsCodegen", func(t *testing.T) {
 		tmp := t.TempDir()
