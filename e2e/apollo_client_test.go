@@ -135,3 +135,38 @@ func runApolloCheck(t *testing.T, srv *server, dbURL, dir, script string, args .
 	}
 	return summary, stderr.String(), nil
 }
+
+// TestUrqlGraphcache runs examples/ts-client/src/urql-check.ts: urql with the
+// Graphcache set-up of src/urql.ts (development build, every warning
+// counted) against the real binary. Sends selecting session { … } update the
+// cached Session, relayPagination merges three pages of Session.messages
+// into the ten messages sent, and a renewal event moves the cached Session.
+func TestUrqlGraphcache(t *testing.T) {
+	dir := npmProject(t, repoPath("examples", "ts-client"), "the urql check",
+		filepath.Join("node_modules", "@urql", "exchange-graphcache", "package.json"), filepath.Join("node_modules", ".bin", "tsc"),
+		filepath.Join("node_modules", "ws", "package.json"))
+	build := t.TempDir()
+	linkTSClientModules(t, dir, build)
+	writeTSClientFile(t, build, "package.json", `{"type": "module"}`)
+	runTSClient(t, dir, filepath.Join(dir, "node_modules", ".bin", "tsc"), "-p", "tsconfig.clients.json", "--noEmit", "false", "--outDir", build, "--rootDir", ".")
+
+	srv := startServer(t, testutil.DatabaseURL(t, store.SQLite))
+	start := time.Now()
+	out := runTSClient(t, dir, "node", filepath.Join(build, "src", "urql-check.js"), srv.URL+"/query")
+	t.Logf("urql-check: %v; %s", time.Since(start).Round(time.Millisecond), out)
+	var summary struct {
+		Warnings           []string
+		SendUpdatedSession bool
+		Paged, Pages       int
+		Events             []string
+	}
+	if err := json.Unmarshal(out, &summary); err != nil {
+		t.Fatalf("urql-check printed %q: %v", out, err)
+	}
+	if len(summary.Warnings) != 0 {
+		t.Errorf("Graphcache printed %d warnings, want none:\n%s", len(summary.Warnings), strings.Join(summary.Warnings, "\n"))
+	}
+	if !summary.SendUpdatedSession || summary.Paged != 10 || summary.Pages != 3 || !slices.Contains(summary.Events, "SessionRenewedEvent") {
+		t.Errorf("unexpected summary %s", out)
+	}
+}

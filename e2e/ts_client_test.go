@@ -27,7 +27,8 @@ func TestTSClientTypecheck(t *testing.T) {
 		filepath.Join("node_modules", ".bin", "graphql-codegen"), filepath.Join("node_modules", ".bin", "tsc"),
 		filepath.Join("node_modules", "@graphql-codegen", "fragment-matcher", "package.json"),
 		filepath.Join("node_modules", "@apollo", "client", "package.json"),
-		filepath.Join("node_modules", "@urql", "exchange-graphcache", "package.json"))
+		filepath.Join("node_modules", "@urql", "exchange-graphcache", "package.json"),
+		filepath.Join("node_modules", "@urql", "introspection", "package.json"))
 
 	start := time.Now()
 	runTSClient(t, dir, "npm", "run", "--silent", "codegen")
@@ -40,30 +41,42 @@ func TestTSClientTypecheck(t *testing.T) {
 	tsc := filepath.Join(dir, "node_modules", ".bin", "tsc")
 
 	t.Run("PossibleTypesUpToDate", func(t *testing.T) {
-		// src/possible-types.ts is committed (Apollo Client and Graphcache
-		// read it); regenerated from schema.graphqls it must be unchanged.
-		committed, err := os.ReadFile(filepath.Join(dir, "src", "possible-types.ts"))
-		if err != nil {
-			t.Fatal(err)
-		}
-		generate := func(t *testing.T, schema string) []byte {
-			out := filepath.Join(t.TempDir(), "possible-types.ts")
+		// src/possible-types.ts (Apollo Client) and src/graphcache-schema.ts
+		// (urql's Graphcache) are committed; regenerated from schema.graphqls
+		// they must be unchanged.
+		files := []string{"possible-types.ts", "graphcache-schema.ts"}
+		generate := func(t *testing.T, schema string) map[string][]byte {
+			out := t.TempDir()
 			cmd := tsClientCommand(t, dir, codegen, "--config", "possible-types.codegen.ts")
-			cmd.Env = append(cmd.Env, "POSSIBLE_TYPES_OUT="+out)
+			cmd.Env = append(cmd.Env, "POSSIBLE_TYPES_DIR="+out)
 			if schema != "" {
 				cmd.Env = append(cmd.Env, "POSSIBLE_TYPES_SCHEMA="+schema)
 			}
 			if b, err := cmd.CombinedOutput(); err != nil {
 				t.Fatalf("possible-types codegen: %v\n%s", err, b)
 			}
-			b, err := os.ReadFile(out)
+			generated := map[string][]byte{}
+			for _, name := range files {
+				b, err := os.ReadFile(filepath.Join(out, name))
+				if err != nil {
+					t.Fatal(err)
+				}
+				generated[name] = b
+			}
+			return generated
+		}
+		committed := map[string][]byte{}
+		for _, name := range files {
+			b, err := os.ReadFile(filepath.Join(dir, "src", name))
 			if err != nil {
 				t.Fatal(err)
 			}
-			return b
+			committed[name] = b
 		}
-		if fresh := generate(t, ""); !bytes.Equal(fresh, committed) {
-			t.Fatalf("examples/ts-client/src/possible-types.ts is out of date with schema.graphqls; run `npm run possible-types` in examples/ts-client. Generated:\n%s", fresh)
+		for name, fresh := range generate(t, "") {
+			if !bytes.Equal(fresh, committed[name]) {
+				t.Errorf("examples/ts-client/src/%s is out of date with schema.graphqls; run `npm run possible-types` in examples/ts-client", name)
+			}
 		}
 		// The check can fail: a schema with one more Node differs.
 		schema, err := os.ReadFile(repoPath("schema.graphqls"))
@@ -75,8 +88,10 @@ func TestTSClientTypecheck(t *testing.T) {
 		if err := os.WriteFile(changed, append(schema, extra...), 0o644); err != nil {
 			t.Fatal(err)
 		}
-		if fresh := generate(t, changed); bytes.Equal(fresh, committed) || !bytes.Contains(fresh, []byte(`"TsClientProbe"`)) {
-			t.Fatalf("a new Node implementation did not change the generated possibleTypes:\n%s", fresh)
+		for name, fresh := range generate(t, changed) {
+			if bytes.Equal(fresh, committed[name]) || !bytes.Contains(fresh, []byte(`"TsClientProbe"`)) {
+				t.Errorf("a new Node implementation did not change the generated %s", name)
+			}
 		}
 	})
 

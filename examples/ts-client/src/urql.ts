@@ -5,8 +5,11 @@
 //     connections, edges, page info, timeout configs, statuses, attachments,
 //     and the events themselves (their `session` and `message` are
 //     normalized by id).
-//   - possibleTypes (generated, src/possible-types.ts) makes fragment matching
-//     on Node and SessionEvent exact instead of heuristic.
+//   - schema (generated, src/graphcache-schema.ts: the minified
+//     introspection) makes fragment matching on Node and SessionEvent exact,
+//     when writing results too. (possibleTypes alone is not enough: without a
+//     schema Graphcache writes every fragment of a SessionEvent selection and
+//     warns about the fields the other event types lack.)
 //   - relayPagination merges the pages of Session.messages and
 //     Query.sessions into one list (mergeMode 'after' is the default:
 //     `first`/`after` pages, toward older messages, are appended).
@@ -16,14 +19,14 @@ import { cacheExchange } from '@urql/exchange-graphcache';
 import { relayPagination } from '@urql/exchange-graphcache/extras';
 import { createClient, type ClientOptions } from 'graphql-ws';
 
-import introspection from './possible-types.js';
+import schema from './graphcache-schema.js';
 
 const embedded = () => null;
 
 /** The Graphcache exchange configured for sessionhub's schema. */
 export function sessionHubGraphcache() {
   return cacheExchange({
-    possibleTypes: introspection.possibleTypes,
+    schema,
     keys: {
       SessionConnection: embedded,
       SessionEdge: embedded,
