@@ -6,6 +6,7 @@ import (
 	"io"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -129,10 +130,13 @@ func runApolloCheck(t *testing.T, srv *server, dbURL, dir, script string, args .
 	if err := cmd.Wait(); err != nil {
 		return summary, stderr.String(), err
 	}
-	t.Logf("apollo-check %s: %v; %s", strings.Join(args, " "), time.Since(start).Round(time.Millisecond), last)
 	if err := json.Unmarshal([]byte(last), &summary); err != nil {
 		t.Fatalf("apollo-check printed %q: %v\n%s", last, err, stderr.String())
 	}
+	if len(summary.Warnings) > 0 {
+		last = "(" + strconv.Itoa(len(summary.Warnings)) + " warnings)"
+	}
+	t.Logf("apollo-check %s: %v; %s", strings.Join(args, " "), time.Since(start).Round(time.Millisecond), last)
 	return summary, stderr.String(), nil
 }
 
