@@ -12,9 +12,13 @@ import (
 	"github.com/Khan/genqlient/graphql"
 )
 
+// A file or link to send with a message.
 type AttachmentInput struct {
-	Type string  `json:"type"`
-	Url  string  `json:"url"`
+	// What it is, e.g. `image` or `file`; non-empty.
+	Type string `json:"type"`
+	// An absolute http or https URL.
+	Url string `json:"url"`
+	// An optional display name.
 	Name *string `json:"name"`
 }
 
@@ -32,8 +36,11 @@ func (v *AttachmentInput) GetName() *string { return v.Name }
 //
 // An AI agent that users converse with.
 type CreateAgentCreateAgent struct {
-	Id        string    `json:"id"`
-	Name      string    `json:"name"`
+	// The agent's UUID (given at registration or generated).
+	Id string `json:"id"`
+	// The agent's display name, 1 to 200 characters.
+	Name string `json:"name"`
+	// When the agent was registered.
 	CreatedAt time.Time `json:"createdAt"`
 	// Defaults applied to sessions opened with this agent, between the server defaults and the request.
 	SessionDefaults CreateAgentCreateAgentSessionDefaults `json:"sessionDefaults"`
@@ -58,10 +65,14 @@ func (v *CreateAgentCreateAgent) GetSessionDefaults() CreateAgentCreateAgentSess
 //
 // Per-agent session defaults; a null field falls back to the server default.
 type CreateAgentCreateAgentSessionDefaults struct {
-	TimeoutMinutes          *int  `json:"timeoutMinutes"`
-	AutoRenew               *bool `json:"autoRenew"`
-	MaxDurationMinutes      *int  `json:"maxDurationMinutes"`
-	WarningThresholdMinutes *int  `json:"warningThresholdMinutes"`
+	// Inactivity timeout in minutes (clamped into the server's range, 5 to 1440 by default, when a session is opened); null: the server default.
+	TimeoutMinutes *int `json:"timeoutMinutes"`
+	// Whether activity slides expiresAt forward; null: the server default (true).
+	AutoRenew *bool `json:"autoRenew"`
+	// Hard cap on a session's lifetime in minutes (clamped into [timeoutMinutes, 2 × the server's maximum timeout]); null: the server default.
+	MaxDurationMinutes *int `json:"maxDurationMinutes"`
+	// Minutes before expiry when the warning starts (clamped into [1, timeoutMinutes]); null: the server default.
+	WarningThresholdMinutes *int `json:"warningThresholdMinutes"`
 }
 
 // GetTimeoutMinutes returns CreateAgentCreateAgentSessionDefaults.TimeoutMinutes, and is useful for accessing the field via an interface.
@@ -80,10 +91,13 @@ func (v *CreateAgentCreateAgentSessionDefaults) GetWarningThresholdMinutes() *in
 	return v.WarningThresholdMinutes
 }
 
+// An agent to register.
 type CreateAgentInput struct {
 	// Optional UUID; one is generated when omitted.
-	Id              *string             `json:"id"`
-	Name            string              `json:"name"`
+	Id *string `json:"id"`
+	// The display name: 1 to 200 characters after trimming surrounding spaces.
+	Name string `json:"name"`
+	// Defaults for sessions opened with this agent; omitted fields use the server defaults.
 	SessionDefaults *TimeoutConfigInput `json:"sessionDefaults"`
 }
 
@@ -98,7 +112,7 @@ func (v *CreateAgentInput) GetSessionDefaults() *TimeoutConfigInput { return v.S
 
 // CreateAgentResponse is returned by CreateAgent on success.
 type CreateAgentResponse struct {
-	// Registers an agent. Sessions can only be opened with a registered agent.
+	// Registers an agent. Sessions can only be opened with a registered agent. Errors: VALIDATION_ERROR (a taken or malformed id).
 	CreateAgent CreateAgentCreateAgent `json:"createAgent"`
 }
 
@@ -230,10 +244,15 @@ func (v *CreateSessionCreateSession) __premarshalJSON() (*__premarshalCreateSess
 	return &retval, nil
 }
 
+// A session to open.
 type CreateSessionInput struct {
-	AgentId       string              `json:"agentId"`
-	UserId        string              `json:"userId"`
-	Metadata      *json.RawMessage    `json:"metadata"`
+	// The UUID of a registered agent (an agent caller may only name itself).
+	AgentId string `json:"agentId"`
+	// The UUID of the user (a user caller may only name itself).
+	UserId string `json:"userId"`
+	// The caller's data about the session: a JSON object of at most 10240 bytes; {} when omitted.
+	Metadata *json.RawMessage `json:"metadata"`
+	// Overrides of the agent's and the server's defaults; values are clamped into the allowed ranges.
 	TimeoutConfig *TimeoutConfigInput `json:"timeoutConfig"`
 }
 
@@ -254,7 +273,7 @@ type CreateSessionResponse struct {
 	// Opens a session between a user and a registered agent. Its timeout config is
 	// the server defaults, overlaid by the agent's session defaults, overlaid by
 	// `input.timeoutConfig`, then clamped into the allowed ranges.
-	// Errors: VALIDATION_ERROR, AGENT_NOT_FOUND.
+	// Errors: VALIDATION_ERROR, AGENT_NOT_FOUND, FORBIDDEN.
 	CreateSession CreateSessionCreateSession `json:"createSession"`
 }
 
@@ -263,8 +282,8 @@ func (v *CreateSessionResponse) GetCreateSession() CreateSessionCreateSession { 
 
 // DeleteSessionResponse is returned by DeleteSession on success.
 type DeleteSessionResponse struct {
-	// Deletes the session (expired or not) and all its messages.
-	// Errors: SESSION_NOT_FOUND.
+	// Deletes the session (expired or not) and all its messages; true when it was
+	// deleted. Errors: SESSION_NOT_FOUND.
 	DeleteSession bool `json:"deleteSession"`
 }
 
@@ -276,8 +295,11 @@ func (v *DeleteSessionResponse) GetDeleteSession() bool { return v.DeleteSession
 //
 // An AI agent that users converse with.
 type GetAgentAgent struct {
-	Id        string    `json:"id"`
-	Name      string    `json:"name"`
+	// The agent's UUID (given at registration or generated).
+	Id string `json:"id"`
+	// The agent's display name, 1 to 200 characters.
+	Name string `json:"name"`
+	// When the agent was registered.
 	CreatedAt time.Time `json:"createdAt"`
 }
 
@@ -301,7 +323,7 @@ func (v *GetAgentResponse) GetAgent() *GetAgentAgent { return v.Agent }
 
 // GetSessionResponse is returned by GetSession on success.
 type GetSessionResponse struct {
-	// The session with this id, expired or not; null when no such session is stored.
+	// The session with this id, expired or not; null when no such session is stored or the caller may not reach it.
 	Session *GetSessionSession `json:"session"`
 }
 
@@ -317,7 +339,7 @@ type GetSessionSession struct {
 	// The session's messages, newest first, as a Relay connection: `first`/`after`
 	// pages toward older messages, `last`/`before` toward newer ones. Cursors are
 	// keys on (createdAt, id), so messages sharing a timestamp are never dropped or
-	// repeated. Readable after expiry. Page sizes are 1..100, 20 by default.
+	// repeated. Readable after expiry.
 	Messages GetSessionSessionMessagesMessageConnection `json:"messages"`
 }
 
@@ -445,9 +467,14 @@ func (v *GetSessionSession) __premarshalJSON() (*__premarshalGetSessionSession, 
 }
 
 // GetSessionSessionMessagesMessageConnection includes the requested fields of the GraphQL type MessageConnection.
+// The GraphQL type's documentation follows.
+//
+// A page of a session's messages (Relay cursor connection).
 type GetSessionSessionMessagesMessageConnection struct {
-	Edges    []GetSessionSessionMessagesMessageConnectionEdgesMessageEdge `json:"edges"`
-	PageInfo GetSessionSessionMessagesMessageConnectionPageInfo           `json:"pageInfo"`
+	// The page's messages with their cursors, newest first.
+	Edges []GetSessionSessionMessagesMessageConnectionEdgesMessageEdge `json:"edges"`
+	// Where the page sits in the list.
+	PageInfo GetSessionSessionMessagesMessageConnectionPageInfo `json:"pageInfo"`
 }
 
 // GetEdges returns GetSessionSessionMessagesMessageConnection.Edges, and is useful for accessing the field via an interface.
@@ -461,9 +488,14 @@ func (v *GetSessionSessionMessagesMessageConnection) GetPageInfo() GetSessionSes
 }
 
 // GetSessionSessionMessagesMessageConnectionEdgesMessageEdge includes the requested fields of the GraphQL type MessageEdge.
+// The GraphQL type's documentation follows.
+//
+// One message of a page, with its position.
 type GetSessionSessionMessagesMessageConnectionEdgesMessageEdge struct {
-	Cursor string                                                                `json:"cursor"`
-	Node   GetSessionSessionMessagesMessageConnectionEdgesMessageEdgeNodeMessage `json:"node"`
+	// The message's position: pass it as `after`, `before`, or `sessionEvents(after:)`.
+	Cursor string `json:"cursor"`
+	// The message.
+	Node GetSessionSessionMessagesMessageConnectionEdgesMessageEdgeNodeMessage `json:"node"`
 }
 
 // GetCursor returns GetSessionSessionMessagesMessageConnectionEdgesMessageEdge.Cursor, and is useful for accessing the field via an interface.
@@ -481,14 +513,21 @@ func (v *GetSessionSessionMessagesMessageConnectionEdgesMessageEdge) GetNode() G
 //
 // One turn of a conversation.
 type GetSessionSessionMessagesMessageConnectionEdgesMessageEdgeNodeMessage struct {
-	Id        string `json:"id"`
+	// The message's UUID.
+	Id string `json:"id"`
+	// The UUID of the message's session (see `session`).
 	SessionId string `json:"sessionId"`
-	Content   string `json:"content"`
+	// The text: 1 to 4000 Unicode code points.
+	Content string `json:"content"`
 	// The session's userId for user messages, its agentId for agent messages.
-	AuthorId    string                                                                                       `json:"authorId"`
-	IsAgent     bool                                                                                         `json:"isAgent"`
-	CreatedAt   time.Time                                                                                    `json:"createdAt"`
-	Metadata    json.RawMessage                                                                              `json:"metadata"`
+	AuthorId string `json:"authorId"`
+	// True for messages authored by the session's agent.
+	IsAgent bool `json:"isAgent"`
+	// When the message was stored; strictly increasing within a session (by at least 1 ms).
+	CreatedAt time.Time `json:"createdAt"`
+	// The sender's data about the message, a JSON object of at most 10240 bytes.
+	Metadata json.RawMessage `json:"metadata"`
+	// Files or links sent with the message, at most 10, in the order sent.
 	Attachments []GetSessionSessionMessagesMessageConnectionEdgesMessageEdgeNodeMessageAttachmentsAttachment `json:"attachments"`
 }
 
@@ -537,8 +576,11 @@ func (v *GetSessionSessionMessagesMessageConnectionEdgesMessageEdgeNodeMessage) 
 //
 // A file or link sent with a message.
 type GetSessionSessionMessagesMessageConnectionEdgesMessageEdgeNodeMessageAttachmentsAttachment struct {
-	Type string  `json:"type"`
-	Url  string  `json:"url"`
+	// What it is, e.g. `image` or `file`; non-empty.
+	Type string `json:"type"`
+	// An absolute http or https URL.
+	Url string `json:"url"`
+	// A display name; null when none was sent.
 	Name *string `json:"name"`
 }
 
@@ -562,10 +604,14 @@ func (v *GetSessionSessionMessagesMessageConnectionEdgesMessageEdgeNodeMessageAt
 //
 // Where a page sits in its list (Relay cursor connections).
 type GetSessionSessionMessagesMessageConnectionPageInfo struct {
-	HasNextPage     bool    `json:"hasNextPage"`
-	HasPreviousPage bool    `json:"hasPreviousPage"`
-	StartCursor     *string `json:"startCursor"`
-	EndCursor       *string `json:"endCursor"`
+	// True when items follow the page in the direction of `first` (exact).
+	HasNextPage bool `json:"hasNextPage"`
+	// True when items precede the page in the direction of `last` (exact).
+	HasPreviousPage bool `json:"hasPreviousPage"`
+	// The cursor of the page's first edge; null for an empty page.
+	StartCursor *string `json:"startCursor"`
+	// The cursor of the page's last edge; null for an empty page.
+	EndCursor *string `json:"endCursor"`
 }
 
 // GetHasNextPage returns GetSessionSessionMessagesMessageConnectionPageInfo.HasNextPage, and is useful for accessing the field via an interface.
@@ -590,9 +636,9 @@ func (v *GetSessionSessionMessagesMessageConnectionPageInfo) GetEndCursor() *str
 
 // ListSessionsResponse is returned by ListSessions on success.
 type ListSessionsResponse struct {
-	// Stored sessions, newest first, as a Relay connection. Page with
-	// `first`/`after` (older) or `last`/`before` (newer); page sizes are 1..100,
-	// 20 by default. Errors: VALIDATION_ERROR (page size, cursor).
+	// Stored sessions the caller may reach, newest first, as a Relay connection.
+	// Page with `first`/`after` (older) or `last`/`before` (newer).
+	// Errors: VALIDATION_ERROR (page size, cursor).
 	Sessions ListSessionsSessionsSessionConnection `json:"sessions"`
 }
 
@@ -600,9 +646,14 @@ type ListSessionsResponse struct {
 func (v *ListSessionsResponse) GetSessions() ListSessionsSessionsSessionConnection { return v.Sessions }
 
 // ListSessionsSessionsSessionConnection includes the requested fields of the GraphQL type SessionConnection.
+// The GraphQL type's documentation follows.
+//
+// A page of sessions (Relay cursor connection).
 type ListSessionsSessionsSessionConnection struct {
-	Edges    []ListSessionsSessionsSessionConnectionEdgesSessionEdge `json:"edges"`
-	PageInfo ListSessionsSessionsSessionConnectionPageInfo           `json:"pageInfo"`
+	// The page's sessions with their cursors, newest first.
+	Edges []ListSessionsSessionsSessionConnectionEdgesSessionEdge `json:"edges"`
+	// Where the page sits in the list.
+	PageInfo ListSessionsSessionsSessionConnectionPageInfo `json:"pageInfo"`
 }
 
 // GetEdges returns ListSessionsSessionsSessionConnection.Edges, and is useful for accessing the field via an interface.
@@ -616,9 +667,14 @@ func (v *ListSessionsSessionsSessionConnection) GetPageInfo() ListSessionsSessio
 }
 
 // ListSessionsSessionsSessionConnectionEdgesSessionEdge includes the requested fields of the GraphQL type SessionEdge.
+// The GraphQL type's documentation follows.
+//
+// One session of a page, with its position.
 type ListSessionsSessionsSessionConnectionEdgesSessionEdge struct {
-	Cursor string                                                           `json:"cursor"`
-	Node   ListSessionsSessionsSessionConnectionEdgesSessionEdgeNodeSession `json:"node"`
+	// The session's position: pass it as `after` or `before`.
+	Cursor string `json:"cursor"`
+	// The session.
+	Node ListSessionsSessionsSessionConnectionEdgesSessionEdgeNodeSession `json:"node"`
 }
 
 // GetCursor returns ListSessionsSessionsSessionConnectionEdgesSessionEdge.Cursor, and is useful for accessing the field via an interface.
@@ -634,13 +690,19 @@ func (v *ListSessionsSessionsSessionConnectionEdgesSessionEdge) GetNode() ListSe
 //
 // A conversation between one user and one agent, with a sliding expiry.
 type ListSessionsSessionsSessionConnectionEdgesSessionEdgeNodeSession struct {
-	Id        string       `json:"id"`
-	AgentId   string       `json:"agentId"`
-	UserId    string       `json:"userId"`
-	State     SessionState `json:"state"`
-	CreatedAt time.Time    `json:"createdAt"`
-	ExpiresAt time.Time    `json:"expiresAt"`
-	// How many times activity or a renewal moved expiresAt.
+	// The session's UUID.
+	Id string `json:"id"`
+	// The UUID of the session's agent (see `agent`).
+	AgentId string `json:"agentId"`
+	// The UUID of the session's user.
+	UserId string `json:"userId"`
+	// ACTIVE or EXPIRED at the time of the read.
+	State SessionState `json:"state"`
+	// When the session was opened.
+	CreatedAt time.Time `json:"createdAt"`
+	// When the session expires unless activity renews it; at most createdAt + maxDurationMinutes.
+	ExpiresAt time.Time `json:"expiresAt"`
+	// How many times activity or a renewal moved expiresAt (0 when opened).
 	RenewalCount int `json:"renewalCount"`
 }
 
@@ -684,10 +746,14 @@ func (v *ListSessionsSessionsSessionConnectionEdgesSessionEdgeNodeSession) GetRe
 //
 // Where a page sits in its list (Relay cursor connections).
 type ListSessionsSessionsSessionConnectionPageInfo struct {
-	HasNextPage     bool    `json:"hasNextPage"`
-	HasPreviousPage bool    `json:"hasPreviousPage"`
-	StartCursor     *string `json:"startCursor"`
-	EndCursor       *string `json:"endCursor"`
+	// True when items follow the page in the direction of `first` (exact).
+	HasNextPage bool `json:"hasNextPage"`
+	// True when items precede the page in the direction of `last` (exact).
+	HasPreviousPage bool `json:"hasPreviousPage"`
+	// The cursor of the page's first edge; null for an empty page.
+	StartCursor *string `json:"startCursor"`
+	// The cursor of the page's last edge; null for an empty page.
+	EndCursor *string `json:"endCursor"`
 }
 
 // GetHasNextPage returns ListSessionsSessionsSessionConnectionPageInfo.HasNextPage, and is useful for accessing the field via an interface.
@@ -828,7 +894,7 @@ func (v *RenewSessionResponse) GetRenewSession() RenewSessionRenewSession { retu
 type SendAgentMessageResponse struct {
 	// Stores a reply authored by the session's agent (authorId = agentId,
 	// isAgent = true). It does not renew the session or move lastActivity.
-	// Errors: SESSION_NOT_FOUND, SESSION_EXPIRED, VALIDATION_ERROR.
+	// Errors: SESSION_NOT_FOUND, SESSION_EXPIRED, VALIDATION_ERROR, FORBIDDEN, IDEMPOTENCY_CONFLICT.
 	SendAgentMessage SendAgentMessageSendAgentMessage `json:"sendAgentMessage"`
 }
 
@@ -842,14 +908,22 @@ func (v *SendAgentMessageResponse) GetSendAgentMessage() SendAgentMessageSendAge
 //
 // One turn of a conversation.
 type SendAgentMessageSendAgentMessage struct {
-	Id        string `json:"id"`
+	// The message's UUID.
+	Id string `json:"id"`
+	// The UUID of the message's session (see `session`).
 	SessionId string `json:"sessionId"`
-	Content   string `json:"content"`
+	// The text: 1 to 4000 Unicode code points.
+	Content string `json:"content"`
 	// The session's userId for user messages, its agentId for agent messages.
-	AuthorId  string    `json:"authorId"`
-	IsAgent   bool      `json:"isAgent"`
+	AuthorId string `json:"authorId"`
+	// True for messages authored by the session's agent.
+	IsAgent bool `json:"isAgent"`
+	// When the message was stored; strictly increasing within a session (by at least 1 ms).
 	CreatedAt time.Time `json:"createdAt"`
-	// What the send did to the session's lifetime; set only on the result of a send.
+	// What the send did to the session's lifetime, stored with the message and the
+	// same wherever it is read (the send's result, history, events, `node`). For
+	// an agent message: the lifetime as it stood, wasRenewed false. Null only for
+	// messages stored before the server kept it (before schema migration 6).
 	SessionStatus *SendAgentMessageSendAgentMessageSessionStatus `json:"sessionStatus"`
 }
 
@@ -879,12 +953,16 @@ func (v *SendAgentMessageSendAgentMessage) GetSessionStatus() *SendAgentMessageS
 // SendAgentMessageSendAgentMessageSessionStatus includes the requested fields of the GraphQL type SessionStatus.
 // The GraphQL type's documentation follows.
 //
-// The session's lifetime right after a send.
+// The session's lifetime right after a send (or a renewal).
 type SendAgentMessageSendAgentMessageSessionStatus struct {
-	ExpiresAt        time.Time `json:"expiresAt"`
-	RenewalCount     int       `json:"renewalCount"`
-	WasRenewed       bool      `json:"wasRenewed"`
-	IsNearExpiration bool      `json:"isNearExpiration"`
+	// When the session expires unless renewed.
+	ExpiresAt time.Time `json:"expiresAt"`
+	// The session's renewalCount after the send.
+	RenewalCount int `json:"renewalCount"`
+	// Whether the send moved expiresAt (always false for agent messages).
+	WasRenewed bool `json:"wasRenewed"`
+	// True when 0 < expiresAt - now <= warningThresholdMinutes, right after the send.
+	IsNearExpiration bool `json:"isNearExpiration"`
 }
 
 // GetExpiresAt returns SendAgentMessageSendAgentMessageSessionStatus.ExpiresAt, and is useful for accessing the field via an interface.
@@ -901,9 +979,11 @@ func (v *SendAgentMessageSendAgentMessageSessionStatus) GetIsNearExpiration() bo
 	return v.IsNearExpiration
 }
 
+// A message to send.
 type SendSessionMessageInput struct {
-	// 1 to 4000 Unicode code points.
-	Content  string           `json:"content"`
+	// 1 to 4000 Unicode code points, valid Unicode without NUL.
+	Content string `json:"content"`
+	// The sender's data about the message: a JSON object of at most 10240 bytes; {} when omitted.
 	Metadata *json.RawMessage `json:"metadata"`
 	// At most 10, each with a type and an absolute http(s) url.
 	Attachments []AttachmentInput `json:"attachments"`
@@ -928,8 +1008,10 @@ func (v *SendSessionMessageInput) GetIdempotencyKey() *string { return v.Idempot
 // SendSessionMessageResponse is returned by SendSessionMessage on success.
 type SendSessionMessageResponse struct {
 	// Stores a message from the session's user and applies the renewal rule in the
-	// same atomic step. The result carries `sessionStatus`.
-	// Errors: SESSION_NOT_FOUND, SESSION_EXPIRED, VALIDATION_ERROR.
+	// same atomic step. The result carries `sessionStatus`; select
+	// `session { expiresAt renewalCount }` to have a normalized cache update the
+	// Session too.
+	// Errors: SESSION_NOT_FOUND, SESSION_EXPIRED, VALIDATION_ERROR, IDEMPOTENCY_CONFLICT.
 	SendSessionMessage SendSessionMessageSendSessionMessage `json:"sendSessionMessage"`
 }
 
@@ -943,16 +1025,26 @@ func (v *SendSessionMessageResponse) GetSendSessionMessage() SendSessionMessageS
 //
 // One turn of a conversation.
 type SendSessionMessageSendSessionMessage struct {
-	Id        string `json:"id"`
+	// The message's UUID.
+	Id string `json:"id"`
+	// The UUID of the message's session (see `session`).
 	SessionId string `json:"sessionId"`
-	Content   string `json:"content"`
+	// The text: 1 to 4000 Unicode code points.
+	Content string `json:"content"`
 	// The session's userId for user messages, its agentId for agent messages.
-	AuthorId    string                                                      `json:"authorId"`
-	IsAgent     bool                                                        `json:"isAgent"`
-	CreatedAt   time.Time                                                   `json:"createdAt"`
-	Metadata    json.RawMessage                                             `json:"metadata"`
+	AuthorId string `json:"authorId"`
+	// True for messages authored by the session's agent.
+	IsAgent bool `json:"isAgent"`
+	// When the message was stored; strictly increasing within a session (by at least 1 ms).
+	CreatedAt time.Time `json:"createdAt"`
+	// The sender's data about the message, a JSON object of at most 10240 bytes.
+	Metadata json.RawMessage `json:"metadata"`
+	// Files or links sent with the message, at most 10, in the order sent.
 	Attachments []SendSessionMessageSendSessionMessageAttachmentsAttachment `json:"attachments"`
-	// What the send did to the session's lifetime; set only on the result of a send.
+	// What the send did to the session's lifetime, stored with the message and the
+	// same wherever it is read (the send's result, history, events, `node`). For
+	// an agent message: the lifetime as it stood, wasRenewed false. Null only for
+	// messages stored before the server kept it (before schema migration 6).
 	SessionStatus *SendSessionMessageSendSessionMessageSessionStatus `json:"sessionStatus"`
 }
 
@@ -992,8 +1084,11 @@ func (v *SendSessionMessageSendSessionMessage) GetSessionStatus() *SendSessionMe
 //
 // A file or link sent with a message.
 type SendSessionMessageSendSessionMessageAttachmentsAttachment struct {
-	Type string  `json:"type"`
-	Url  string  `json:"url"`
+	// What it is, e.g. `image` or `file`; non-empty.
+	Type string `json:"type"`
+	// An absolute http or https URL.
+	Url string `json:"url"`
+	// A display name; null when none was sent.
 	Name *string `json:"name"`
 }
 
@@ -1009,12 +1104,16 @@ func (v *SendSessionMessageSendSessionMessageAttachmentsAttachment) GetName() *s
 // SendSessionMessageSendSessionMessageSessionStatus includes the requested fields of the GraphQL type SessionStatus.
 // The GraphQL type's documentation follows.
 //
-// The session's lifetime right after a send.
+// The session's lifetime right after a send (or a renewal).
 type SendSessionMessageSendSessionMessageSessionStatus struct {
-	ExpiresAt        time.Time `json:"expiresAt"`
-	RenewalCount     int       `json:"renewalCount"`
-	WasRenewed       bool      `json:"wasRenewed"`
-	IsNearExpiration bool      `json:"isNearExpiration"`
+	// When the session expires unless renewed.
+	ExpiresAt time.Time `json:"expiresAt"`
+	// The session's renewalCount after the send.
+	RenewalCount int `json:"renewalCount"`
+	// Whether the send moved expiresAt (always false for agent messages).
+	WasRenewed bool `json:"wasRenewed"`
+	// True when 0 < expiresAt - now <= warningThresholdMinutes, right after the send.
+	IsNearExpiration bool `json:"isNearExpiration"`
 }
 
 // GetExpiresAt returns SendSessionMessageSendSessionMessageSessionStatus.ExpiresAt, and is useful for accessing the field via an interface.
@@ -1130,10 +1229,13 @@ func (v *SessionEventsResponse) __premarshalJSON() (*__premarshalSessionEventsRe
 //
 // A message was stored (from the user or the agent).
 type SessionEventsSessionEventsMessageAddedEvent struct {
-	Typename   *string                                            `json:"__typename"`
-	SessionId  string                                             `json:"sessionId"`
-	OccurredAt time.Time                                          `json:"occurredAt"`
-	Message    SessionEventsSessionEventsMessageAddedEventMessage `json:"message"`
+	Typename *string `json:"__typename"`
+	// The session's UUID.
+	SessionId string `json:"sessionId"`
+	// When it happened (for a message: its createdAt).
+	OccurredAt time.Time `json:"occurredAt"`
+	// The stored message, with the sessionStatus its send produced.
+	Message SessionEventsSessionEventsMessageAddedEventMessage `json:"message"`
 }
 
 // GetTypename returns SessionEventsSessionEventsMessageAddedEvent.Typename, and is useful for accessing the field via an interface.
@@ -1155,12 +1257,17 @@ func (v *SessionEventsSessionEventsMessageAddedEvent) GetMessage() SessionEvents
 //
 // One turn of a conversation.
 type SessionEventsSessionEventsMessageAddedEventMessage struct {
-	Id        string `json:"id"`
+	// The message's UUID.
+	Id string `json:"id"`
+	// The UUID of the message's session (see `session`).
 	SessionId string `json:"sessionId"`
-	Content   string `json:"content"`
+	// The text: 1 to 4000 Unicode code points.
+	Content string `json:"content"`
 	// The session's userId for user messages, its agentId for agent messages.
-	AuthorId  string    `json:"authorId"`
-	IsAgent   bool      `json:"isAgent"`
+	AuthorId string `json:"authorId"`
+	// True for messages authored by the session's agent.
+	IsAgent bool `json:"isAgent"`
+	// When the message was stored; strictly increasing within a session (by at least 1 ms).
 	CreatedAt time.Time `json:"createdAt"`
 }
 
@@ -1191,8 +1298,10 @@ func (v *SessionEventsSessionEventsMessageAddedEventMessage) GetCreatedAt() time
 //
 // The session was deleted; no further events follow.
 type SessionEventsSessionEventsSessionDeletedEvent struct {
-	Typename   *string   `json:"__typename"`
-	SessionId  string    `json:"sessionId"`
+	Typename *string `json:"__typename"`
+	// The session's UUID.
+	SessionId string `json:"sessionId"`
+	// When it happened (for a message: its createdAt).
 	OccurredAt time.Time `json:"occurredAt"`
 }
 
@@ -1217,14 +1326,21 @@ func (v *SessionEventsSessionEventsSessionDeletedEvent) GetOccurredAt() time.Tim
 // SessionEventsSessionEventsSessionRenewedEvent
 // The GraphQL type's documentation follows.
 //
-// Something that happened to a session. Clients switch on `__typename`.
+// Something that happened to a session. Clients switch on `__typename`; Apollo
+// Client needs `possibleTypes` for it (examples/ts-client/src/possible-types.ts).
 type SessionEventsSessionEventsSessionEvent interface {
 	implementsGraphQLInterfaceSessionEventsSessionEventsSessionEvent()
 	// GetTypename returns the receiver's concrete GraphQL type-name (see interface doc for possible values).
 	GetTypename() *string
 	// GetSessionId returns the interface-field "sessionId" from its implementation.
+	// The GraphQL interface field's documentation follows.
+	//
+	// The session's UUID.
 	GetSessionId() string
 	// GetOccurredAt returns the interface-field "occurredAt" from its implementation.
+	// The GraphQL interface field's documentation follows.
+	//
+	// When it happened (for a message: its createdAt).
 	GetOccurredAt() time.Time
 }
 
@@ -1334,10 +1450,13 @@ func __marshalSessionEventsSessionEventsSessionEvent(v *SessionEventsSessionEven
 //
 // The session expired.
 type SessionEventsSessionEventsSessionExpiredEvent struct {
-	Typename   *string   `json:"__typename"`
-	SessionId  string    `json:"sessionId"`
+	Typename *string `json:"__typename"`
+	// The session's UUID.
+	SessionId string `json:"sessionId"`
+	// When it happened (for a message: its createdAt).
 	OccurredAt time.Time `json:"occurredAt"`
-	ExpiresAt  time.Time `json:"expiresAt"`
+	// When the session expired.
+	ExpiresAt time.Time `json:"expiresAt"`
 }
 
 // GetTypename returns SessionEventsSessionEventsSessionExpiredEvent.Typename, and is useful for accessing the field via an interface.
@@ -1359,10 +1478,13 @@ func (v *SessionEventsSessionEventsSessionExpiredEvent) GetExpiresAt() time.Time
 //
 // The session entered its warning window: it expires at `expiresAt` unless renewed.
 type SessionEventsSessionEventsSessionNearExpirationEvent struct {
-	Typename   *string   `json:"__typename"`
-	SessionId  string    `json:"sessionId"`
+	Typename *string `json:"__typename"`
+	// The session's UUID.
+	SessionId string `json:"sessionId"`
+	// When it happened (for a message: its createdAt).
 	OccurredAt time.Time `json:"occurredAt"`
-	ExpiresAt  time.Time `json:"expiresAt"`
+	// When the session expires unless renewed.
+	ExpiresAt time.Time `json:"expiresAt"`
 }
 
 // GetTypename returns SessionEventsSessionEventsSessionNearExpirationEvent.Typename, and is useful for accessing the field via an interface.
@@ -1390,9 +1512,12 @@ func (v *SessionEventsSessionEventsSessionNearExpirationEvent) GetExpiresAt() ti
 //
 // The session's expiry moved: a renewal, a heartbeat or message that renewed, or a timeout change (wasRenewed false).
 type SessionEventsSessionEventsSessionRenewedEvent struct {
-	Typename      *string                                                    `json:"__typename"`
-	SessionId     string                                                     `json:"sessionId"`
-	OccurredAt    time.Time                                                  `json:"occurredAt"`
+	Typename *string `json:"__typename"`
+	// The session's UUID.
+	SessionId string `json:"sessionId"`
+	// When it happened (for a message: its createdAt).
+	OccurredAt time.Time `json:"occurredAt"`
+	// The lifetime right after the change.
 	SessionStatus SessionEventsSessionEventsSessionRenewedEventSessionStatus `json:"sessionStatus"`
 }
 
@@ -1415,12 +1540,16 @@ func (v *SessionEventsSessionEventsSessionRenewedEvent) GetSessionStatus() Sessi
 // SessionEventsSessionEventsSessionRenewedEventSessionStatus includes the requested fields of the GraphQL type SessionStatus.
 // The GraphQL type's documentation follows.
 //
-// The session's lifetime right after a send.
+// The session's lifetime right after a send (or a renewal).
 type SessionEventsSessionEventsSessionRenewedEventSessionStatus struct {
-	ExpiresAt        time.Time `json:"expiresAt"`
-	RenewalCount     int       `json:"renewalCount"`
-	WasRenewed       bool      `json:"wasRenewed"`
-	IsNearExpiration bool      `json:"isNearExpiration"`
+	// When the session expires unless renewed.
+	ExpiresAt time.Time `json:"expiresAt"`
+	// The session's renewalCount after the send.
+	RenewalCount int `json:"renewalCount"`
+	// Whether the send moved expiresAt (always false for agent messages).
+	WasRenewed bool `json:"wasRenewed"`
+	// True when 0 < expiresAt - now <= warningThresholdMinutes, right after the send.
+	IsNearExpiration bool `json:"isNearExpiration"`
 }
 
 // GetExpiresAt returns SessionEventsSessionEventsSessionRenewedEventSessionStatus.ExpiresAt, and is useful for accessing the field via an interface.
@@ -1448,21 +1577,29 @@ func (v *SessionEventsSessionEventsSessionRenewedEventSessionStatus) GetIsNearEx
 //
 // A conversation between one user and one agent, with a sliding expiry.
 type SessionFields struct {
-	Id        string       `json:"id"`
-	AgentId   string       `json:"agentId"`
-	UserId    string       `json:"userId"`
-	State     SessionState `json:"state"`
-	CreatedAt time.Time    `json:"createdAt"`
+	// The session's UUID.
+	Id string `json:"id"`
+	// The UUID of the session's agent (see `agent`).
+	AgentId string `json:"agentId"`
+	// The UUID of the session's user.
+	UserId string `json:"userId"`
+	// ACTIVE or EXPIRED at the time of the read.
+	State SessionState `json:"state"`
+	// When the session was opened.
+	CreatedAt time.Time `json:"createdAt"`
 	// The last message or heartbeat from the user.
 	LastActivity time.Time `json:"lastActivity"`
-	ExpiresAt    time.Time `json:"expiresAt"`
-	// Milliseconds until expiresAt, 0 once expired.
+	// When the session expires unless activity renews it; at most createdAt + maxDurationMinutes.
+	ExpiresAt time.Time `json:"expiresAt"`
+	// Milliseconds until expiresAt at the time of the read, 0 once expired.
 	TimeRemaining int `json:"timeRemaining"`
 	// True when 0 < expiresAt - now <= warningThresholdMinutes.
 	IsNearExpiration bool `json:"isNearExpiration"`
-	// How many times activity or a renewal moved expiresAt.
-	RenewalCount  int                        `json:"renewalCount"`
-	Metadata      json.RawMessage            `json:"metadata"`
+	// How many times activity or a renewal moved expiresAt (0 when opened).
+	RenewalCount int `json:"renewalCount"`
+	// The caller's data about the session, a JSON object of at most 10240 bytes.
+	Metadata json.RawMessage `json:"metadata"`
+	// The session's lifetime policy.
 	TimeoutConfig SessionFieldsTimeoutConfig `json:"timeoutConfig"`
 }
 
@@ -1507,13 +1644,13 @@ func (v *SessionFields) GetTimeoutConfig() SessionFieldsTimeoutConfig { return v
 //
 // A session's lifetime policy.
 type SessionFieldsTimeoutConfig struct {
-	// Inactivity timeout.
+	// Inactivity timeout in minutes, within the server's range (5 to 1440 by default).
 	TimeoutMinutes int `json:"timeoutMinutes"`
 	// Whether each user message or heartbeat slides expiresAt forward.
 	AutoRenew bool `json:"autoRenew"`
-	// Hard cap on the session's lifetime, counted from createdAt.
+	// Hard cap on the session's lifetime in minutes, counted from createdAt; between timeoutMinutes and twice the server's maximum timeout.
 	MaxDurationMinutes int `json:"maxDurationMinutes"`
-	// How long before expiry isNearExpiration turns true.
+	// Minutes before expiry when isNearExpiration turns true; between 1 and timeoutMinutes.
 	WarningThresholdMinutes int `json:"warningThresholdMinutes"`
 }
 
@@ -1531,11 +1668,14 @@ func (v *SessionFieldsTimeoutConfig) GetWarningThresholdMinutes() int {
 	return v.WarningThresholdMinutes
 }
 
-// Narrows `sessions`; omitted fields do not filter.
+// Narrows `sessions`; omitted fields do not filter, given ones must all match.
 type SessionFilter struct {
-	AgentId *string       `json:"agentId"`
-	UserId  *string       `json:"userId"`
-	State   *SessionState `json:"state"`
+	// Only sessions opened with this agent.
+	AgentId *string `json:"agentId"`
+	// Only sessions of this user.
+	UserId *string `json:"userId"`
+	// Only sessions in this state at the time of the read.
+	State *SessionState `json:"state"`
 }
 
 // GetAgentId returns SessionFilter.AgentId, and is useful for accessing the field via an interface.
@@ -1683,18 +1823,23 @@ func (v *SessionHeartbeatSessionHeartbeatSession) __premarshalJSON() (*__premars
 //
 // A conversation between one user and one agent, with a sliding expiry.
 type SessionLifetime struct {
-	Id        string       `json:"id"`
-	State     SessionState `json:"state"`
-	CreatedAt time.Time    `json:"createdAt"`
+	// The session's UUID.
+	Id string `json:"id"`
+	// ACTIVE or EXPIRED at the time of the read.
+	State SessionState `json:"state"`
+	// When the session was opened.
+	CreatedAt time.Time `json:"createdAt"`
 	// The last message or heartbeat from the user.
 	LastActivity time.Time `json:"lastActivity"`
-	ExpiresAt    time.Time `json:"expiresAt"`
-	// Milliseconds until expiresAt, 0 once expired.
+	// When the session expires unless activity renews it; at most createdAt + maxDurationMinutes.
+	ExpiresAt time.Time `json:"expiresAt"`
+	// Milliseconds until expiresAt at the time of the read, 0 once expired.
 	TimeRemaining int `json:"timeRemaining"`
 	// True when 0 < expiresAt - now <= warningThresholdMinutes.
 	IsNearExpiration bool `json:"isNearExpiration"`
-	// How many times activity or a renewal moved expiresAt.
-	RenewalCount  int                          `json:"renewalCount"`
+	// How many times activity or a renewal moved expiresAt (0 when opened).
+	RenewalCount int `json:"renewalCount"`
+	// The session's lifetime policy.
 	TimeoutConfig SessionLifetimeTimeoutConfig `json:"timeoutConfig"`
 }
 
@@ -1730,13 +1875,13 @@ func (v *SessionLifetime) GetTimeoutConfig() SessionLifetimeTimeoutConfig { retu
 //
 // A session's lifetime policy.
 type SessionLifetimeTimeoutConfig struct {
-	// Inactivity timeout.
+	// Inactivity timeout in minutes, within the server's range (5 to 1440 by default).
 	TimeoutMinutes int `json:"timeoutMinutes"`
 	// Whether each user message or heartbeat slides expiresAt forward.
 	AutoRenew bool `json:"autoRenew"`
-	// Hard cap on the session's lifetime, counted from createdAt.
+	// Hard cap on the session's lifetime in minutes, counted from createdAt; between timeoutMinutes and twice the server's maximum timeout.
 	MaxDurationMinutes int `json:"maxDurationMinutes"`
-	// How long before expiry isNearExpiration turns true.
+	// Minutes before expiry when isNearExpiration turns true; between 1 and timeoutMinutes.
 	WarningThresholdMinutes int `json:"warningThresholdMinutes"`
 }
 
@@ -1758,6 +1903,7 @@ func (v *SessionLifetimeTimeoutConfig) GetWarningThresholdMinutes() int {
 type SessionState string
 
 const (
+	// expiresAt is still ahead: the session accepts messages, heartbeats and renewals.
 	SessionStateActive SessionState = "ACTIVE"
 	// expiresAt has passed; the session is kept (and answers SESSION_EXPIRED) until deleted or purged.
 	SessionStateExpired SessionState = "EXPIRED"
@@ -1770,10 +1916,14 @@ var AllSessionState = []SessionState{
 
 // A partial timeout config: omitted fields keep the value they would otherwise have.
 type TimeoutConfigInput struct {
-	TimeoutMinutes          *int  `json:"timeoutMinutes"`
-	AutoRenew               *bool `json:"autoRenew"`
-	MaxDurationMinutes      *int  `json:"maxDurationMinutes"`
-	WarningThresholdMinutes *int  `json:"warningThresholdMinutes"`
+	// Inactivity timeout in minutes; the server's range is 5 to 1440 by default (clamped on create, rejected on update).
+	TimeoutMinutes *int `json:"timeoutMinutes"`
+	// Whether activity slides expiresAt forward.
+	AutoRenew *bool `json:"autoRenew"`
+	// Hard cap on the session's lifetime in minutes; clamped into [timeoutMinutes, 2 × the server's maximum timeout].
+	MaxDurationMinutes *int `json:"maxDurationMinutes"`
+	// Minutes before expiry when the warning starts; clamped into [1, timeoutMinutes].
+	WarningThresholdMinutes *int `json:"warningThresholdMinutes"`
 }
 
 // GetTimeoutMinutes returns TimeoutConfigInput.TimeoutMinutes, and is useful for accessing the field via an interface.

@@ -78,7 +78,8 @@ func TestSchemaCheck(t *testing.T) {
 		return rx.ReplaceAllString(schema, repl)
 	}
 	removeField := func(t *testing.T) string {
-		return edit(t, string(current), `(?m)^[ \t]*wasRenewed: Boolean!\n`, "")
+		// The field and its one-line description.
+		return edit(t, string(current), `(?m)^[ \t]*(?:"[^"\n]*"\n[ \t]*)?wasRenewed: Boolean!\n`, "")
 	}
 
 	for _, tc := range []struct {
@@ -94,7 +95,7 @@ func TestSchemaCheck(t *testing.T) {
 		{
 			name: "NullableArgumentMadeRequired",
 			make: func(t *testing.T) string {
-				return edit(t, string(current), `sessions\(first: Int,`, "sessions(first: Int!,")
+				return edit(t, string(current), `(sessions\(\n(?:[ \t]*"[^"\n]*"\n)?[ \t]*first: )Int\n`, "${1}Int!\n")
 			},
 			want: []string{"FIELD_ARGUMENT_TYPE_CHANGED Query.sessions.first"},
 		},
@@ -109,7 +110,7 @@ func TestSchemaCheck(t *testing.T) {
 		{
 			name: "NullableInputFieldMadeRequired",
 			make: func(t *testing.T) string {
-				return edit(t, string(current), `(input SessionFilter \{\n[ \t]*agentId: )ID\n`, "${1}ID!\n")
+				return edit(t, string(current), `(input SessionFilter \{\n(?:[ \t]*"[^"\n]*"\n)?[ \t]*agentId: )ID\n`, "${1}ID!\n")
 			},
 			want: []string{"INPUT_FIELD_TYPE_CHANGED SessionFilter.agentId"},
 		},
@@ -132,7 +133,7 @@ func TestSchemaCheck(t *testing.T) {
 	}
 
 	t.Run("AdditiveChangePasses", func(t *testing.T) {
-		s := edit(t, string(current), `(?m)^type Session \{\n`, "type Session {\n  \"Labels.\"\n  tags: [SessionTag!]\n")
+		s := edit(t, string(current), `(?m)^type Session implements Node \{\n`, "type Session implements Node {\n  \"Labels.\"\n  tags: [SessionTag!]\n")
 		s += "\n\"A label on a session.\"\ntype SessionTag {\n  name: String!\n}\n"
 		code, out := run(t, repoPath("schema.graphqls"), write(t, "additive.graphqls", s), noAcks)
 		if code != 0 {

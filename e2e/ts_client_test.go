@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"bytes"
 	"encoding/json"
 	"os"
 	"os/exec"
@@ -23,7 +24,11 @@ import (
 // client against a real server.
 func TestTSClientTypecheck(t *testing.T) {
 	dir := npmProject(t, repoPath("examples", "ts-client"), "the TypeScript client check",
-		filepath.Join("node_modules", ".bin", "graphql-codegen"), filepath.Join("node_modules", ".bin", "tsc"))
+		filepath.Join("node_modules", ".bin", "graphql-codegen"), filepath.Join("node_modules", ".bin", "tsc"),
+		filepath.Join("node_modules", "@graphql-codegen", "fragment-matcher", "package.json"),
+		filepath.Join("node_modules", "@apollo", "client", "package.json"),
+		filepath.Join("node_modules", "@urql", "exchange-graphcache", "package.json"),
+		filepath.Join("node_modules", "@urql", "introspection", "package.json"))
 
 	start := time.Now()
 	runTSClient(t, dir, "npm", "run", "--silent", "codegen")
@@ -34,6 +39,61 @@ func TestTSClientTypecheck(t *testing.T) {
 
 	codegen := filepath.Join(dir, "node_modules", ".bin", "graphql-codegen")
 	tsc := filepath.Join(dir, "node_modules", ".bin", "tsc")
+
+	t.Run("PossibleTypesUpToDate", func(t *testing.T) {
+		// src/possible-types.ts (Apollo Client) and src/graphcache-schema.ts
+		// (urql's Graphcache) are committed; regenerated from schema.graphqls
+		// they must be unchanged.
+		files := []string{"possible-types.ts", "graphcache-schema.ts"}
+		generate := func(t *testing.T, schema string) map[string][]byte {
+			out := t.TempDir()
+			cmd := tsClientCommand(t, dir, codegen, "--config", "possible-types.codegen.ts")
+			cmd.Env = append(cmd.Env, "POSSIBLE_TYPES_DIR="+out)
+			if schema != "" {
+				cmd.Env = append(cmd.Env, "POSSIBLE_TYPES_SCHEMA="+schema)
+			}
+			if b, err := cmd.CombinedOutput(); err != nil {
+				t.Fatalf("possible-types codegen: %v\n%s", err, b)
+			}
+			generated := map[string][]byte{}
+			for _, name := range files {
+				b, err := os.ReadFile(filepath.Join(out, name))
+				if err != nil {
+					t.Fatal(err)
+				}
+				generated[name] = b
+			}
+			return generated
+		}
+		committed := map[string][]byte{}
+		for _, name := range files {
+			b, err := os.ReadFile(filepath.Join(dir, "src", name))
+			if err != nil {
+				t.Fatal(err)
+			}
+			committed[name] = b
+		}
+		for name, fresh := range generate(t, "") {
+			if !bytes.Equal(fresh, committed[name]) {
+				t.Errorf("examples/ts-client/src/%s is out of date with schema.graphqls; run `npm run possible-types` in examples/ts-client", name)
+			}
+		}
+		// The check can fail: a schema with one more Node differs.
+		schema, err := os.ReadFile(repoPath("schema.graphqls"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		changed := filepath.Join(t.TempDir(), "schema.graphqls")
+		extra := "\n\"A probe.\"\ntype TsClientProbe implements Node {\n  \"Its id.\"\n  id: ID!\n}\n"
+		if err := os.WriteFile(changed, append(schema, extra...), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		for name, fresh := range generate(t, changed) {
+			if bytes.Equal(fresh, committed[name]) || !bytes.Contains(fresh, []byte(`"TsClientProbe"`)) {
+				t.Errorf("a new Node implementation did not change the generated %s", name)
+			}
+		}
+	})
 
 	t.Run("UnknownFieldFailsCodegen", func(t *testing.T) {
 		tmp := t.TempDir()

@@ -1,9 +1,21 @@
 package graph
 
 import (
+	"context"
+
 	"sessionhub/graph/model"
 	"sessionhub/models"
 )
+
+// sentMessage notes a send's result, so that its session link is read
+// once, after the send (the session as the send left it).
+func sentMessage(ctx context.Context, msg *models.Message, err error) (*models.Message, error) {
+	if err != nil {
+		return nil, err
+	}
+	noteMessages(ctx, []*models.Message{msg})
+	return msg, nil
+}
 
 // messageInput converts the send mutations' input.
 func messageInput(in model.SendSessionMessageInput) models.MessageInput {

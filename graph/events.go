@@ -35,7 +35,11 @@ func (r *subscriptionResolver) followSession(ctx context.Context, sessionID, aft
 	} else {
 		out = make(chan model.SessionEvent)
 	}
+	links := loadersFrom(ctx)
 	deliver := func(e models.Event) bool {
+		if links != nil {
+			links.forget(e.SessionID) // event.session is the session as it is now
+		}
 		select {
 		case out <- toModelEvent(e):
 		case <-ctx.Done():
@@ -53,13 +57,16 @@ func (r *subscriptionResolver) followSession(ctx context.Context, sessionID, aft
 			push.end()
 		}
 	}
-	sub, err := r.Chat.FollowSession(ctx, sessionID, after, deliver, end)
+	sub, session, err := r.Chat.FollowSession(ctx, sessionID, after, deliver, end)
 	if err != nil {
 		release()
 		return nil, err
 	}
 	if push != nil {
 		push.takePush()
+	}
+	if links != nil {
+		links.remember(session) // for the deleted event
 	}
 	context.AfterFunc(ctx, func() {
 		sub.Close()

@@ -33,9 +33,14 @@ type Config = graphql.Config[ResolverRoot, DirectiveRoot, ComplexityRoot]
 
 type ResolverRoot interface {
 	Message() MessageResolver
+	MessageAddedEvent() MessageAddedEventResolver
 	Mutation() MutationResolver
 	Query() QueryResolver
 	Session() SessionResolver
+	SessionDeletedEvent() SessionDeletedEventResolver
+	SessionExpiredEvent() SessionExpiredEventResolver
+	SessionNearExpirationEvent() SessionNearExpirationEventResolver
+	SessionRenewedEvent() SessionRenewedEventResolver
 	Subscription() SubscriptionResolver
 }
 
@@ -64,6 +69,7 @@ type ComplexityRoot struct {
 		ID            func(childComplexity int) int
 		IsAgent       func(childComplexity int) int
 		Metadata      func(childComplexity int) int
+		Session       func(childComplexity int) int
 		SessionID     func(childComplexity int) int
 		SessionStatus func(childComplexity int) int
 	}
@@ -72,13 +78,15 @@ type ComplexityRoot struct {
 		Cursor     func(childComplexity int) int
 		Message    func(childComplexity int) int
 		OccurredAt func(childComplexity int) int
+		Session    func(childComplexity int) int
 		SessionID  func(childComplexity int) int
 	}
 
 	MessageConnection struct {
-		Edges    func(childComplexity int) int
-		Nodes    func(childComplexity int) int
-		PageInfo func(childComplexity int) int
+		Edges      func(childComplexity int) int
+		Nodes      func(childComplexity int) int
+		PageInfo   func(childComplexity int) int
+		TotalCount func(childComplexity int) int
 	}
 
 	MessageEdge struct {
@@ -106,11 +114,14 @@ type ComplexityRoot struct {
 
 	Query struct {
 		Agent    func(childComplexity int, id string) int
+		Node     func(childComplexity int, id string) int
+		Nodes    func(childComplexity int, ids []string) int
 		Session  func(childComplexity int, id string) int
 		Sessions func(childComplexity int, first *int, after *string, last *int, before *string, filter *model.SessionFilter) int
 	}
 
 	Session struct {
+		Agent            func(childComplexity int) int
 		AgentID          func(childComplexity int) int
 		CreatedAt        func(childComplexity int) int
 		ExpiresAt        func(childComplexity int) int
@@ -127,9 +138,10 @@ type ComplexityRoot struct {
 	}
 
 	SessionConnection struct {
-		Edges    func(childComplexity int) int
-		Nodes    func(childComplexity int) int
-		PageInfo func(childComplexity int) int
+		Edges      func(childComplexity int) int
+		Nodes      func(childComplexity int) int
+		PageInfo   func(childComplexity int) int
+		TotalCount func(childComplexity int) int
 	}
 
 	SessionDefaults struct {
@@ -141,6 +153,7 @@ type ComplexityRoot struct {
 
 	SessionDeletedEvent struct {
 		OccurredAt func(childComplexity int) int
+		Session    func(childComplexity int) int
 		SessionID  func(childComplexity int) int
 	}
 
@@ -152,17 +165,20 @@ type ComplexityRoot struct {
 	SessionExpiredEvent struct {
 		ExpiresAt  func(childComplexity int) int
 		OccurredAt func(childComplexity int) int
+		Session    func(childComplexity int) int
 		SessionID  func(childComplexity int) int
 	}
 
 	SessionNearExpirationEvent struct {
 		ExpiresAt  func(childComplexity int) int
 		OccurredAt func(childComplexity int) int
+		Session    func(childComplexity int) int
 		SessionID  func(childComplexity int) int
 	}
 
 	SessionRenewedEvent struct {
 		OccurredAt    func(childComplexity int) int
+		Session       func(childComplexity int) int
 		SessionID     func(childComplexity int) int
 		SessionStatus func(childComplexity int) int
 	}
@@ -191,7 +207,12 @@ type ComplexityRoot struct {
 // region    ************************** generated!.gotpl **************************
 
 type MessageResolver interface {
+	Session(ctx context.Context, obj *models.Message) (*models.Session, error)
+
 	Attachments(ctx context.Context, obj *models.Message) ([]*models.Attachment, error)
+}
+type MessageAddedEventResolver interface {
+	Session(ctx context.Context, obj *model.MessageAddedEvent) (*models.Session, error)
 }
 type MutationResolver interface {
 	CreateAgent(ctx context.Context, input model.CreateAgentInput) (*models.Agent, error)
@@ -207,14 +228,30 @@ type QueryResolver interface {
 	Session(ctx context.Context, id string) (*models.Session, error)
 	Sessions(ctx context.Context, first *int, after *string, last *int, before *string, filter *model.SessionFilter) (*model.SessionConnection, error)
 	Agent(ctx context.Context, id string) (*models.Agent, error)
+	Node(ctx context.Context, id string) (models.Node, error)
+	Nodes(ctx context.Context, ids []string) ([]models.Node, error)
 }
 type SessionResolver interface {
+	Agent(ctx context.Context, obj *models.Session) (*models.Agent, error)
+
 	State(ctx context.Context, obj *models.Session) (models.SessionState, error)
 
 	TimeRemaining(ctx context.Context, obj *models.Session) (int, error)
 	IsNearExpiration(ctx context.Context, obj *models.Session) (bool, error)
 
 	Messages(ctx context.Context, obj *models.Session, first *int, after *string, last *int, before *string) (*model.MessageConnection, error)
+}
+type SessionDeletedEventResolver interface {
+	Session(ctx context.Context, obj *model.SessionDeletedEvent) (*models.Session, error)
+}
+type SessionExpiredEventResolver interface {
+	Session(ctx context.Context, obj *model.SessionExpiredEvent) (*models.Session, error)
+}
+type SessionNearExpirationEventResolver interface {
+	Session(ctx context.Context, obj *model.SessionNearExpirationEvent) (*models.Session, error)
+}
+type SessionRenewedEventResolver interface {
+	Session(ctx context.Context, obj *model.SessionRenewedEvent) (*models.Session, error)
 }
 type SubscriptionResolver interface {
 	SessionEvents(ctx context.Context, sessionID string, after *string) (<-chan model.SessionEvent, error)
@@ -324,6 +361,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Message.Metadata(childComplexity), true
+	case "Message.session":
+		if e.ComplexityRoot.Message.Session == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Message.Session(childComplexity), true
 	case "Message.sessionId":
 		if e.ComplexityRoot.Message.SessionID == nil {
 			break
@@ -355,6 +398,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.MessageAddedEvent.OccurredAt(childComplexity), true
+	case "MessageAddedEvent.session":
+		if e.ComplexityRoot.MessageAddedEvent.Session == nil {
+			break
+		}
+
+		return e.ComplexityRoot.MessageAddedEvent.Session(childComplexity), true
 	case "MessageAddedEvent.sessionId":
 		if e.ComplexityRoot.MessageAddedEvent.SessionID == nil {
 			break
@@ -380,6 +429,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.MessageConnection.PageInfo(childComplexity), true
+	case "MessageConnection.totalCount":
+		if e.ComplexityRoot.MessageConnection.TotalCount == nil {
+			break
+		}
+
+		return e.ComplexityRoot.MessageConnection.TotalCount(childComplexity), true
 
 	case "MessageEdge.cursor":
 		if e.ComplexityRoot.MessageEdge.Cursor == nil {
@@ -520,6 +575,28 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.Query.Agent(childComplexity, args["id"].(string)), true
 
+	case "Query.node":
+		if e.ComplexityRoot.Query.Node == nil {
+			break
+		}
+
+		args, err := ec.field_Query_node_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Query.Node(childComplexity, args["id"].(string)), true
+	case "Query.nodes":
+		if e.ComplexityRoot.Query.Nodes == nil {
+			break
+		}
+
+		args, err := ec.field_Query_nodes_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Query.Nodes(childComplexity, args["ids"].([]string)), true
 	case "Query.session":
 		if e.ComplexityRoot.Query.Session == nil {
 			break
@@ -543,6 +620,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.Query.Sessions(childComplexity, args["first"].(*int), args["after"].(*string), args["last"].(*int), args["before"].(*string), args["filter"].(*model.SessionFilter)), true
 
+	case "Session.agent":
+		if e.ComplexityRoot.Session.Agent == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Session.Agent(childComplexity), true
 	case "Session.agentId":
 		if e.ComplexityRoot.Session.AgentID == nil {
 			break
@@ -645,6 +728,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.SessionConnection.PageInfo(childComplexity), true
+	case "SessionConnection.totalCount":
+		if e.ComplexityRoot.SessionConnection.TotalCount == nil {
+			break
+		}
+
+		return e.ComplexityRoot.SessionConnection.TotalCount(childComplexity), true
 
 	case "SessionDefaults.autoRenew":
 		if e.ComplexityRoot.SessionDefaults.AutoRenew == nil {
@@ -677,6 +766,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.SessionDeletedEvent.OccurredAt(childComplexity), true
+	case "SessionDeletedEvent.session":
+		if e.ComplexityRoot.SessionDeletedEvent.Session == nil {
+			break
+		}
+
+		return e.ComplexityRoot.SessionDeletedEvent.Session(childComplexity), true
 	case "SessionDeletedEvent.sessionId":
 		if e.ComplexityRoot.SessionDeletedEvent.SessionID == nil {
 			break
@@ -709,6 +804,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.SessionExpiredEvent.OccurredAt(childComplexity), true
+	case "SessionExpiredEvent.session":
+		if e.ComplexityRoot.SessionExpiredEvent.Session == nil {
+			break
+		}
+
+		return e.ComplexityRoot.SessionExpiredEvent.Session(childComplexity), true
 	case "SessionExpiredEvent.sessionId":
 		if e.ComplexityRoot.SessionExpiredEvent.SessionID == nil {
 			break
@@ -728,6 +829,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.SessionNearExpirationEvent.OccurredAt(childComplexity), true
+	case "SessionNearExpirationEvent.session":
+		if e.ComplexityRoot.SessionNearExpirationEvent.Session == nil {
+			break
+		}
+
+		return e.ComplexityRoot.SessionNearExpirationEvent.Session(childComplexity), true
 	case "SessionNearExpirationEvent.sessionId":
 		if e.ComplexityRoot.SessionNearExpirationEvent.SessionID == nil {
 			break
@@ -741,6 +848,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.SessionRenewedEvent.OccurredAt(childComplexity), true
+	case "SessionRenewedEvent.session":
+		if e.ComplexityRoot.SessionRenewedEvent.Session == nil {
+			break
+		}
+
+		return e.ComplexityRoot.SessionRenewedEvent.Session(childComplexity), true
 	case "SessionRenewedEvent.sessionId":
 		if e.ComplexityRoot.SessionRenewedEvent.SessionID == nil {
 			break
@@ -926,84 +1039,208 @@ func newExecutionContext(
 var sources = []*ast.Source{
 	{Name: "../schema.graphqls", Input: `"""
 A point in time: RFC 3339 in UTC with exactly three fractional digits,
-e.g. ` + "`" + `2025-08-20T12:34:56.789Z` + "`" + `. Inputs may use any RFC 3339 offset.
+e.g. ` + "`" + `2025-08-20T12:34:56.789Z` + "`" + `. Inputs may use any RFC 3339 offset; they are
+stored in UTC with millisecond precision.
 """
-scalar Time
+scalar Time @specifiedBy(url: "https://www.rfc-editor.org/rfc/rfc3339")
 
 """
-A JSON object; its compact encoding may be at most 10240 bytes. Values
-round-trip unchanged (numbers keep their text); an object written inline in a
-GraphQL document or in variables is stored with its keys sorted.
+A JSON object (RFC 8259; never an array, string, number, boolean or null); its
+compact encoding may be at most 10240 bytes. Values round-trip unchanged
+(numbers keep their text); an object written inline in a GraphQL document or
+in variables is stored with its keys sorted.
 """
-scalar JSON
+scalar JSON @specifiedBy(url: "https://www.rfc-editor.org/rfc/rfc8259")
 
-type Query {
-  "The session with this id, expired or not; null when no such session is stored."
-  session(id: ID!): Session
-  """
-  Stored sessions, newest first, as a Relay connection. Page with
-  ` + "`" + `first` + "`" + `/` + "`" + `after` + "`" + ` (older) or ` + "`" + `last` + "`" + `/` + "`" + `before` + "`" + ` (newer); page sizes are 1..100,
-  20 by default. Errors: VALIDATION_ERROR (page size, cursor).
-  """
-  sessions(first: Int, after: String, last: Int, before: String, filter: SessionFilter): SessionConnection!
-  "The registered agent with this id; null when unknown."
-  agent(id: ID!): Agent
+"""
+Every ` + "`" + `extensions.code` + "`" + ` an error of this API can carry. Errors arrive in the
+response's ` + "`" + `errors` + "`" + ` list; ` + "`" + `extensions.details` + "`" + ` holds the machine fields of the
+error (for example ` + "`" + `sessionId` + "`" + `, ` + "`" + `expiresAt` + "`" + `), the same as the REST body's
+` + "`" + `details` + "`" + `. The REST shim answers with the same codes in its body's ` + "`" + `code` + "`" + `.
+"""
+enum ErrorCode {
+  "The session id is unknown, malformed, or names a session the caller may not reach (others' sessions look unknown). REST 404."
+  SESSION_NOT_FOUND
+  "The session's expiresAt has passed; it accepts no activity but can still be read and deleted. details: sessionId, expiresAt. REST 410."
+  SESSION_EXPIRED
+  "The agent id is unknown or malformed (creating a session, reading an agent). details: agentId. REST 404."
+  AGENT_NOT_FOUND
+  "The input breaks a rule (content length, metadata size, attachments, timeout ranges, page sizes, cursors, text with NUL or lone surrogates, an argument value of the wrong type), or the document exceeds the depth (10) or alias (15) limits. Nothing was changed. REST 400."
+  VALIDATION_ERROR
+  "A manual renewal was asked for after the session reached createdAt + maxDurationMinutes. details: sessionId, createdAt, maxDurationMinutes. REST 422."
+  SESSION_RENEWAL_FAILED
+  "Authentication is on and the request carries no valid API key or JWT. HTTP 401."
+  UNAUTHENTICATED
+  "The caller is authenticated but may not do this (a user writing agent messages, a user opening a session for another user). HTTP 403."
+  FORBIDDEN
+  "The caller exceeded its request rate, or its quota of open subscriptions. details: retryAfterSeconds, or per and limit. HTTP 429 with Retry-After."
+  RATE_LIMITED
+  "An idempotencyKey was used within 24 hours with a different request. details: idempotencyKey. REST 422."
+  IDEMPOTENCY_CONFLICT
+  "The database or its storage cannot take the request now (down, stalled, full, read-only), a send's outcome could not be confirmed (details.messageId: look for it before resending), or a subscription missed events it could not read back (subscribe again with ` + "`" + `after` + "`" + `). Retry shortly. HTTP 503."
+  UNAVAILABLE
+  "A subscription was dropped because its client did not read its events (over 4096 waiting). details: queuedEvents. Subscribe again with ` + "`" + `after` + "`" + `."
+  SLOW_CONSUMER
+  "A bug in the server; the message reveals nothing about it. HTTP 500."
+  INTERNAL
+  "The GraphQL document could not be parsed, or has more than 2000 tokens."
+  GRAPHQL_PARSE_FAILED
+  "The document does not validate against this schema (unknown field, wrong argument, missing variable, unknown operation name)."
+  GRAPHQL_VALIDATION_FAILED
+  "An automatic persisted query's hash is not known yet: send the query text with the hash."
+  PERSISTED_QUERY_NOT_FOUND
+  "The operation's complexity exceeds 5000 (a list field counts its page size times its selection)."
+  COMPLEXITY_LIMIT_EXCEEDED
 }
 
-"Narrows ` + "`" + `sessions` + "`" + `; omitted fields do not filter."
+"""
+An object with a stable global id. Ids are the UUIDs the REST shim uses; fetch
+any object again with ` + "`" + `Query.node` + "`" + ` or ` + "`" + `Query.nodes` + "`" + `.
+"""
+interface Node {
+  "The object's UUID, the same id the REST shim uses."
+  id: ID!
+}
+
+"The read entry points."
+type Query {
+  "The session with this id, expired or not; null when no such session is stored or the caller may not reach it."
+  session(
+    "The session's UUID."
+    id: ID!
+  ): Session
+  """
+  Stored sessions the caller may reach, newest first, as a Relay connection.
+  Page with ` + "`" + `first` + "`" + `/` + "`" + `after` + "`" + ` (older) or ` + "`" + `last` + "`" + `/` + "`" + `before` + "`" + ` (newer).
+  Errors: VALIDATION_ERROR (page size, cursor).
+  """
+  sessions(
+    "Page size toward older sessions: 1 to 100; 20 when neither first nor last is given."
+    first: Int
+    "An ` + "`" + `edges.cursor` + "`" + ` of an earlier page: the page starts after it (older)."
+    after: String
+    "Page size toward newer sessions: 1 to 100."
+    last: Int
+    "An ` + "`" + `edges.cursor` + "`" + ` of an earlier page: the page ends before it (newer)."
+    before: String
+    "Narrows the list; omitted: every session the caller may reach."
+    filter: SessionFilter
+  ): SessionConnection!
+  "The registered agent with this id; null when unknown."
+  agent(
+    "The agent's UUID."
+    id: ID!
+  ): Agent
+  """
+  The agent, session or message with this UUID; null when no object has it or
+  the caller may not reach it (a message is reachable when its session is).
+  """
+  node(
+    "A UUID of an agent, a session or a message."
+    id: ID!
+  ): Node
+  """
+  The objects with these UUIDs, in the order asked, each as ` + "`" + `node` + "`" + ` would
+  answer it (null for unknown or unreachable ones). Looked up together: three
+  queries however many ids. Errors: VALIDATION_ERROR (more than 100 ids).
+  """
+  nodes(
+    "1 to 100 UUIDs of agents, sessions or messages; duplicates are answered each time."
+    ids: [ID!]!
+  ): [Node]!
+}
+
+"Narrows ` + "`" + `sessions` + "`" + `; omitted fields do not filter, given ones must all match."
 input SessionFilter {
+  "Only sessions opened with this agent."
   agentId: ID
+  "Only sessions of this user."
   userId: ID
+  "Only sessions in this state at the time of the read."
   state: SessionState
 }
 
+"The write entry points."
 type Mutation {
-  "Registers an agent. Sessions can only be opened with a registered agent."
-  createAgent(input: CreateAgentInput!): Agent!
+  "Registers an agent. Sessions can only be opened with a registered agent. Errors: VALIDATION_ERROR (a taken or malformed id)."
+  createAgent(
+    "The agent to register."
+    input: CreateAgentInput!
+  ): Agent!
   """
   Opens a session between a user and a registered agent. Its timeout config is
   the server defaults, overlaid by the agent's session defaults, overlaid by
   ` + "`" + `input.timeoutConfig` + "`" + `, then clamped into the allowed ranges.
-  Errors: VALIDATION_ERROR, AGENT_NOT_FOUND.
+  Errors: VALIDATION_ERROR, AGENT_NOT_FOUND, FORBIDDEN.
   """
-  createSession(input: CreateSessionInput!): Session!
+  createSession(
+    "The session to open."
+    input: CreateSessionInput!
+  ): Session!
   """
   Stores a message from the session's user and applies the renewal rule in the
-  same atomic step. The result carries ` + "`" + `sessionStatus` + "`" + `.
-  Errors: SESSION_NOT_FOUND, SESSION_EXPIRED, VALIDATION_ERROR.
+  same atomic step. The result carries ` + "`" + `sessionStatus` + "`" + `; select
+  ` + "`" + `session { expiresAt renewalCount }` + "`" + ` to have a normalized cache update the
+  Session too.
+  Errors: SESSION_NOT_FOUND, SESSION_EXPIRED, VALIDATION_ERROR, IDEMPOTENCY_CONFLICT.
   """
-  sendSessionMessage(sessionId: ID!, input: SendSessionMessageInput!): Message!
+  sendSessionMessage(
+    "The session's UUID."
+    sessionId: ID!
+    "The message."
+    input: SendSessionMessageInput!
+  ): Message!
   """
   Stores a reply authored by the session's agent (authorId = agentId,
   isAgent = true). It does not renew the session or move lastActivity.
-  Errors: SESSION_NOT_FOUND, SESSION_EXPIRED, VALIDATION_ERROR.
+  Errors: SESSION_NOT_FOUND, SESSION_EXPIRED, VALIDATION_ERROR, FORBIDDEN, IDEMPOTENCY_CONFLICT.
   """
-  sendAgentMessage(sessionId: ID!, input: SendSessionMessageInput!): Message!
+  sendAgentMessage(
+    "The session's UUID."
+    sessionId: ID!
+    "The reply."
+    input: SendSessionMessageInput!
+  ): Message!
   """
   Renews the session by hand, as if autoRenew were on: expiresAt becomes
   min(now + timeout, createdAt + maxDuration) and renewalCount grows by one.
   Errors: SESSION_NOT_FOUND, SESSION_EXPIRED, SESSION_RENEWAL_FAILED (the hard cap is reached).
   """
-  renewSession(sessionId: ID!): Session!
+  renewSession(
+    "The session's UUID."
+    sessionId: ID!
+  ): Session!
   """
   Records user activity without a message; renews exactly as a message would.
   Errors: SESSION_NOT_FOUND, SESSION_EXPIRED.
   """
-  sessionHeartbeat(sessionId: ID!): Session!
+  sessionHeartbeat(
+    "The session's UUID."
+    sessionId: ID!
+  ): Session!
   """
   Changes the session's timeout config. Omitted fields keep their current
   values; timeoutMinutes outside the server's range is rejected, not clamped.
   expiresAt is recomputed: min((autoRenew ? lastActivity : createdAt) + timeout, createdAt + maxDuration).
   Errors: SESSION_NOT_FOUND, SESSION_EXPIRED, VALIDATION_ERROR.
   """
-  updateSessionTimeout(sessionId: ID!, input: TimeoutConfigInput!): Session!
+  updateSessionTimeout(
+    "The session's UUID."
+    sessionId: ID!
+    "The fields to change."
+    input: TimeoutConfigInput!
+  ): Session!
   """
-  Deletes the session (expired or not) and all its messages.
-  Errors: SESSION_NOT_FOUND.
+  Deletes the session (expired or not) and all its messages; true when it was
+  deleted. Errors: SESSION_NOT_FOUND.
   """
-  deleteSession(sessionId: ID!): Boolean!
+  deleteSession(
+    "The session's UUID."
+    sessionId: ID!
+  ): Boolean!
 }
 
+"The live entry points."
 type Subscription {
   """
   Everything that happens to one session, as it happens, on whichever replica
@@ -1037,16 +1274,33 @@ type Subscription {
   ): SessionEvent!
 }
 
-"Something that happened to a session. Clients switch on ` + "`" + `__typename` + "`" + `."
+"""
+Something that happened to a session. Clients switch on ` + "`" + `__typename` + "`" + `; Apollo
+Client needs ` + "`" + `possibleTypes` + "`" + ` for it (examples/ts-client/src/possible-types.ts).
+"""
 interface SessionEvent {
+  "The session's UUID."
   sessionId: ID!
+  "When it happened (for a message: its createdAt)."
   occurredAt: Time!
+  """
+  The session as it is when the event is delivered (read from the database
+  then, so a normalized cache picks up its new expiresAt, renewalCount and
+  state); for ` + "`" + `SessionDeletedEvent` + "`" + `, as it was last seen by this subscription,
+  since it no longer exists.
+  """
+  session: Session!
 }
 
 "A message was stored (from the user or the agent)."
 type MessageAddedEvent implements SessionEvent {
+  "The session's UUID."
   sessionId: ID!
+  "The message's createdAt."
   occurredAt: Time!
+  "The session as it is when the event is delivered."
+  session: Session!
+  "The stored message, with the sessionStatus its send produced."
   message: Message!
   "The message's position, as ` + "`" + `MessageEdge.cursor` + "`" + `: pass the last one seen as ` + "`" + `sessionEvents(after:)` + "`" + ` to resume."
   cursor: String!
@@ -1054,35 +1308,57 @@ type MessageAddedEvent implements SessionEvent {
 
 "The session's expiry moved: a renewal, a heartbeat or message that renewed, or a timeout change (wasRenewed false)."
 type SessionRenewedEvent implements SessionEvent {
+  "The session's UUID."
   sessionId: ID!
+  "When the expiry moved."
   occurredAt: Time!
+  "The session as it is when the event is delivered."
+  session: Session!
+  "The lifetime right after the change."
   sessionStatus: SessionStatus!
 }
 
 "The session entered its warning window: it expires at ` + "`" + `expiresAt` + "`" + ` unless renewed."
 type SessionNearExpirationEvent implements SessionEvent {
+  "The session's UUID."
   sessionId: ID!
+  "When the warning threshold was crossed (announced within about a second)."
   occurredAt: Time!
+  "The session as it is when the event is delivered."
+  session: Session!
+  "When the session expires unless renewed."
   expiresAt: Time!
 }
 
 "The session expired."
 type SessionExpiredEvent implements SessionEvent {
+  "The session's UUID."
   sessionId: ID!
+  "When the expiry was noticed (announced within about a second of expiresAt)."
   occurredAt: Time!
+  "The session as it is when the event is delivered (state EXPIRED)."
+  session: Session!
+  "When the session expired."
   expiresAt: Time!
 }
 
 "The session was deleted; no further events follow."
 type SessionDeletedEvent implements SessionEvent {
+  "The session's UUID."
   sessionId: ID!
+  "When it was deleted."
   occurredAt: Time!
+  "The session as this subscription last saw it (it no longer exists)."
+  session: Session!
 }
 
 "An AI agent that users converse with."
-type Agent {
+type Agent implements Node {
+  "The agent's UUID (given at registration or generated)."
   id: ID!
+  "The agent's display name, 1 to 200 characters."
   name: String!
+  "When the agent was registered."
   createdAt: Time!
   "Defaults applied to sessions opened with this agent, between the server defaults and the request."
   sessionDefaults: SessionDefaults!
@@ -1090,145 +1366,231 @@ type Agent {
 
 "Per-agent session defaults; a null field falls back to the server default."
 type SessionDefaults {
+  "Inactivity timeout in minutes (clamped into the server's range, 5 to 1440 by default, when a session is opened); null: the server default."
   timeoutMinutes: Int
+  "Whether activity slides expiresAt forward; null: the server default (true)."
   autoRenew: Boolean
+  "Hard cap on a session's lifetime in minutes (clamped into [timeoutMinutes, 2 × the server's maximum timeout]); null: the server default."
   maxDurationMinutes: Int
+  "Minutes before expiry when the warning starts (clamped into [1, timeoutMinutes]); null: the server default."
   warningThresholdMinutes: Int
 }
 
 "Whether a session still accepts activity."
 enum SessionState {
+  "expiresAt is still ahead: the session accepts messages, heartbeats and renewals."
   ACTIVE
   "expiresAt has passed; the session is kept (and answers SESSION_EXPIRED) until deleted or purged."
   EXPIRED
 }
 
 "A conversation between one user and one agent, with a sliding expiry."
-type Session {
+type Session implements Node {
+  "The session's UUID."
   id: ID!
+  "The UUID of the session's agent (see ` + "`" + `agent` + "`" + `)."
   agentId: ID!
+  "The agent the session was opened with."
+  agent: Agent!
+  "The UUID of the session's user."
   userId: ID!
+  "ACTIVE or EXPIRED at the time of the read."
   state: SessionState!
+  "When the session was opened."
   createdAt: Time!
   "The last message or heartbeat from the user."
   lastActivity: Time!
+  "When the session expires unless activity renews it; at most createdAt + maxDurationMinutes."
   expiresAt: Time!
-  "Milliseconds until expiresAt, 0 once expired."
+  "Milliseconds until expiresAt at the time of the read, 0 once expired."
   timeRemaining: Int!
   "True when 0 < expiresAt - now <= warningThresholdMinutes."
   isNearExpiration: Boolean!
-  "How many times activity or a renewal moved expiresAt."
+  "How many times activity or a renewal moved expiresAt (0 when opened)."
   renewalCount: Int!
+  "The caller's data about the session, a JSON object of at most 10240 bytes."
   metadata: JSON!
+  "The session's lifetime policy."
   timeoutConfig: TimeoutConfig!
   """
   The session's messages, newest first, as a Relay connection: ` + "`" + `first` + "`" + `/` + "`" + `after` + "`" + `
   pages toward older messages, ` + "`" + `last` + "`" + `/` + "`" + `before` + "`" + ` toward newer ones. Cursors are
   keys on (createdAt, id), so messages sharing a timestamp are never dropped or
-  repeated. Readable after expiry. Page sizes are 1..100, 20 by default.
+  repeated. Readable after expiry.
   """
-  messages(first: Int, after: String, last: Int, before: String): MessageConnection!
+  messages(
+    "Page size toward older messages: 1 to 100; 20 when neither first nor last is given."
+    first: Int
+    "An ` + "`" + `edges.cursor` + "`" + ` (or ` + "`" + `MessageAddedEvent.cursor` + "`" + `): the page starts after it (older)."
+    after: String
+    "Page size toward newer messages: 1 to 100."
+    last: Int
+    "An ` + "`" + `edges.cursor` + "`" + `: the page ends before it (newer)."
+    before: String
+  ): MessageConnection!
 }
 
 "Where a page sits in its list (Relay cursor connections)."
 type PageInfo {
+  "True when items follow the page in the direction of ` + "`" + `first` + "`" + ` (exact)."
   hasNextPage: Boolean!
+  "True when items precede the page in the direction of ` + "`" + `last` + "`" + ` (exact)."
   hasPreviousPage: Boolean!
+  "The cursor of the page's first edge; null for an empty page."
   startCursor: String
+  "The cursor of the page's last edge; null for an empty page."
   endCursor: String
 }
 
+"A page of sessions (Relay cursor connection)."
 type SessionConnection {
+  "The page's sessions with their cursors, newest first."
   edges: [SessionEdge!]!
   "The sessions of ` + "`" + `edges` + "`" + `, for clients that need no cursors per item."
   nodes: [Session!]!
+  "Where the page sits in the list."
   pageInfo: PageInfo!
+  """
+  How many sessions the whole list has (every page, with the same filter) at
+  the time of the read, 0 or more. Counted only when selected: one extra query.
+  """
+  totalCount: Int!
 }
 
+"One session of a page, with its position."
 type SessionEdge {
+  "The session's position: pass it as ` + "`" + `after` + "`" + ` or ` + "`" + `before` + "`" + `."
   cursor: String!
+  "The session."
   node: Session!
 }
 
+"A page of a session's messages (Relay cursor connection)."
 type MessageConnection {
+  "The page's messages with their cursors, newest first."
   edges: [MessageEdge!]!
   "The messages of ` + "`" + `edges` + "`" + `, for clients that need no cursors per item."
   nodes: [Message!]!
+  "Where the page sits in the list."
   pageInfo: PageInfo!
+  """
+  How many messages the session has (every page) at the time of the read, 0
+  or more. Counted only when selected: one extra query, for all sessions of a
+  ` + "`" + `sessions` + "`" + ` page together.
+  """
+  totalCount: Int!
 }
 
+"One message of a page, with its position."
 type MessageEdge {
+  "The message's position: pass it as ` + "`" + `after` + "`" + `, ` + "`" + `before` + "`" + `, or ` + "`" + `sessionEvents(after:)` + "`" + `."
   cursor: String!
+  "The message."
   node: Message!
 }
 
 "A session's lifetime policy."
 type TimeoutConfig {
-  "Inactivity timeout."
+  "Inactivity timeout in minutes, within the server's range (5 to 1440 by default)."
   timeoutMinutes: Int!
   "Whether each user message or heartbeat slides expiresAt forward."
   autoRenew: Boolean!
-  "Hard cap on the session's lifetime, counted from createdAt."
+  "Hard cap on the session's lifetime in minutes, counted from createdAt; between timeoutMinutes and twice the server's maximum timeout."
   maxDurationMinutes: Int!
-  "How long before expiry isNearExpiration turns true."
+  "Minutes before expiry when isNearExpiration turns true; between 1 and timeoutMinutes."
   warningThresholdMinutes: Int!
 }
 
 "One turn of a conversation."
-type Message {
+type Message implements Node {
+  "The message's UUID."
   id: ID!
+  "The UUID of the message's session (see ` + "`" + `session` + "`" + `)."
   sessionId: ID!
+  "The session the message belongs to, as it is at the time of the read."
+  session: Session!
+  "The text: 1 to 4000 Unicode code points."
   content: String!
   "The session's userId for user messages, its agentId for agent messages."
   authorId: ID!
+  "True for messages authored by the session's agent."
   isAgent: Boolean!
+  "When the message was stored; strictly increasing within a session (by at least 1 ms)."
   createdAt: Time!
+  "The sender's data about the message, a JSON object of at most 10240 bytes."
   metadata: JSON!
+  "Files or links sent with the message, at most 10, in the order sent."
   attachments: [Attachment!]!
-  "What the send did to the session's lifetime; set only on the result of a send."
+  """
+  What the send did to the session's lifetime, stored with the message and the
+  same wherever it is read (the send's result, history, events, ` + "`" + `node` + "`" + `). For
+  an agent message: the lifetime as it stood, wasRenewed false. Null only for
+  messages stored before the server kept it (before schema migration 6).
+  """
   sessionStatus: SessionStatus
 }
 
 "A file or link sent with a message."
 type Attachment {
+  "What it is, e.g. ` + "`" + `image` + "`" + ` or ` + "`" + `file` + "`" + `; non-empty."
   type: String!
+  "An absolute http or https URL."
   url: String!
+  "A display name; null when none was sent."
   name: String
 }
 
-"The session's lifetime right after a send."
+"The session's lifetime right after a send (or a renewal)."
 type SessionStatus {
+  "When the session expires unless renewed."
   expiresAt: Time!
+  "The session's renewalCount after the send."
   renewalCount: Int!
+  "Whether the send moved expiresAt (always false for agent messages)."
   wasRenewed: Boolean!
+  "True when 0 < expiresAt - now <= warningThresholdMinutes, right after the send."
   isNearExpiration: Boolean!
 }
 
+"An agent to register."
 input CreateAgentInput {
   "Optional UUID; one is generated when omitted."
   id: ID
+  "The display name: 1 to 200 characters after trimming surrounding spaces."
   name: String!
+  "Defaults for sessions opened with this agent; omitted fields use the server defaults."
   sessionDefaults: TimeoutConfigInput
 }
 
+"A session to open."
 input CreateSessionInput {
+  "The UUID of a registered agent (an agent caller may only name itself)."
   agentId: ID!
+  "The UUID of the user (a user caller may only name itself)."
   userId: ID!
+  "The caller's data about the session: a JSON object of at most 10240 bytes; {} when omitted."
   metadata: JSON
+  "Overrides of the agent's and the server's defaults; values are clamped into the allowed ranges."
   timeoutConfig: TimeoutConfigInput
 }
 
 "A partial timeout config: omitted fields keep the value they would otherwise have."
 input TimeoutConfigInput {
+  "Inactivity timeout in minutes; the server's range is 5 to 1440 by default (clamped on create, rejected on update)."
   timeoutMinutes: Int
+  "Whether activity slides expiresAt forward."
   autoRenew: Boolean
+  "Hard cap on the session's lifetime in minutes; clamped into [timeoutMinutes, 2 × the server's maximum timeout]."
   maxDurationMinutes: Int
+  "Minutes before expiry when the warning starts; clamped into [1, timeoutMinutes]."
   warningThresholdMinutes: Int
 }
 
+"A message to send."
 input SendSessionMessageInput {
-  "1 to 4000 Unicode code points."
+  "1 to 4000 Unicode code points, valid Unicode without NUL."
   content: String!
+  "The sender's data about the message: a JSON object of at most 10240 bytes; {} when omitted."
   metadata: JSON
   "At most 10, each with a type and an absolute http(s) url."
   attachments: [AttachmentInput!]
@@ -1240,9 +1602,13 @@ input SendSessionMessageInput {
   idempotencyKey: String
 }
 
+"A file or link to send with a message."
 input AttachmentInput {
+  "What it is, e.g. ` + "`" + `image` + "`" + ` or ` + "`" + `file` + "`" + `; non-empty."
   type: String!
+  "An absolute http or https URL."
   url: String!
+  "An optional display name."
   name: String
 }
 `, BuiltIn: false},
@@ -1285,6 +1651,8 @@ func (ec *executionContext) childFields_Message(ctx context.Context, field graph
 		return ec.fieldContext_Message_id(ctx, field)
 	case "sessionId":
 		return ec.fieldContext_Message_sessionId(ctx, field)
+	case "session":
+		return ec.fieldContext_Message_session(ctx, field)
 	case "content":
 		return ec.fieldContext_Message_content(ctx, field)
 	case "authorId":
@@ -1311,6 +1679,8 @@ func (ec *executionContext) childFields_MessageConnection(ctx context.Context, f
 		return ec.fieldContext_MessageConnection_nodes(ctx, field)
 	case "pageInfo":
 		return ec.fieldContext_MessageConnection_pageInfo(ctx, field)
+	case "totalCount":
+		return ec.fieldContext_MessageConnection_totalCount(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type MessageConnection", field.Name)
 }
@@ -1345,6 +1715,8 @@ func (ec *executionContext) childFields_Session(ctx context.Context, field graph
 		return ec.fieldContext_Session_id(ctx, field)
 	case "agentId":
 		return ec.fieldContext_Session_agentId(ctx, field)
+	case "agent":
+		return ec.fieldContext_Session_agent(ctx, field)
 	case "userId":
 		return ec.fieldContext_Session_userId(ctx, field)
 	case "state":
@@ -1379,6 +1751,8 @@ func (ec *executionContext) childFields_SessionConnection(ctx context.Context, f
 		return ec.fieldContext_SessionConnection_nodes(ctx, field)
 	case "pageInfo":
 		return ec.fieldContext_SessionConnection_pageInfo(ctx, field)
+	case "totalCount":
+		return ec.fieldContext_SessionConnection_totalCount(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type SessionConnection", field.Name)
 }
@@ -1712,6 +2086,34 @@ func (ec *executionContext) field_Query_agent_args(ctx context.Context, rawArgs 
 		return nil, err
 	}
 	args["id"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Query_node_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "id",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNID2string(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["id"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Query_nodes_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "ids",
+		func(ctx context.Context, v any) ([]string, error) {
+			return ec.unmarshalNID2ᚕstringᚄ(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["ids"] = arg0
 	return args, nil
 }
 
@@ -2125,6 +2527,38 @@ func (ec *executionContext) fieldContext_Message_sessionId(_ context.Context, fi
 	return graphql.NewScalarFieldContext("Message", field, false, false, "ID")
 }
 
+func (ec *executionContext) _Message_session(ctx context.Context, field graphql.CollectedField, obj *models.Message) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Message_session(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.Message().Session(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *models.Session) graphql.Marshaler {
+			return ec.marshalNSession2ᚖsessionhubᚋmodelsᚐSession(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Message_session(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Message",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Session(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
 func (ec *executionContext) _Message_content(ctx context.Context, field graphql.CollectedField, obj *models.Message) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -2350,6 +2784,38 @@ func (ec *executionContext) fieldContext_MessageAddedEvent_occurredAt(_ context.
 	return graphql.NewScalarFieldContext("MessageAddedEvent", field, false, false, "Time")
 }
 
+func (ec *executionContext) _MessageAddedEvent_session(ctx context.Context, field graphql.CollectedField, obj *model.MessageAddedEvent) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_MessageAddedEvent_session(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.MessageAddedEvent().Session(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *models.Session) graphql.Marshaler {
+			return ec.marshalNSession2ᚖsessionhubᚋmodelsᚐSession(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_MessageAddedEvent_session(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "MessageAddedEvent",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Session(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
 func (ec *executionContext) _MessageAddedEvent_message(ctx context.Context, field graphql.CollectedField, obj *model.MessageAddedEvent) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -2499,6 +2965,29 @@ func (ec *executionContext) fieldContext_MessageConnection_pageInfo(_ context.Co
 		},
 	}
 	return fc, nil
+}
+
+func (ec *executionContext) _MessageConnection_totalCount(ctx context.Context, field graphql.CollectedField, obj *model.MessageConnection) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_MessageConnection_totalCount(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.TotalCount, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_MessageConnection_totalCount(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("MessageConnection", field, false, false, "Int")
 }
 
 func (ec *executionContext) _MessageEdge_cursor(ctx context.Context, field graphql.CollectedField, obj *model.MessageEdge) (ret graphql.Marshaler) {
@@ -3132,6 +3621,94 @@ func (ec *executionContext) fieldContext_Query_agent(ctx context.Context, field 
 	return fc, nil
 }
 
+func (ec *executionContext) _Query_node(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Query_node(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Query().Node(ctx, fc.Args["id"].(string))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v models.Node) graphql.Marshaler {
+			return ec.marshalONode2sessionhubᚋmodelsᚐNode(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Query_node(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Query",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return nil, errors.New("FieldContext.Child cannot be called on type INTERFACE")
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Query_node_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Query_nodes(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Query_nodes(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Query().Nodes(ctx, fc.Args["ids"].([]string))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []models.Node) graphql.Marshaler {
+			return ec.marshalNNode2ᚕsessionhubᚋmodelsᚐNode(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Query_nodes(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Query",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return nil, errors.New("FieldContext.Child cannot be called on type INTERFACE")
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Query_nodes_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
 func (ec *executionContext) _Query___type(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -3252,6 +3829,38 @@ func (ec *executionContext) _Session_agentId(ctx context.Context, field graphql.
 }
 func (ec *executionContext) fieldContext_Session_agentId(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("Session", field, false, false, "ID")
+}
+
+func (ec *executionContext) _Session_agent(ctx context.Context, field graphql.CollectedField, obj *models.Session) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Session_agent(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.Session().Agent(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *models.Agent) graphql.Marshaler {
+			return ec.marshalNAgent2ᚖsessionhubᚋmodelsᚐAgent(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Session_agent(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Session",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Agent(ctx, field)
+		},
+	}
+	return fc, nil
 }
 
 func (ec *executionContext) _Session_userId(ctx context.Context, field graphql.CollectedField, obj *models.Session) (ret graphql.Marshaler) {
@@ -3633,6 +4242,29 @@ func (ec *executionContext) fieldContext_SessionConnection_pageInfo(_ context.Co
 	return fc, nil
 }
 
+func (ec *executionContext) _SessionConnection_totalCount(ctx context.Context, field graphql.CollectedField, obj *model.SessionConnection) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_SessionConnection_totalCount(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.TotalCount, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_SessionConnection_totalCount(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("SessionConnection", field, false, false, "Int")
+}
+
 func (ec *executionContext) _SessionDefaults_timeoutMinutes(ctx context.Context, field graphql.CollectedField, obj *models.TimeoutOverrides) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -3771,6 +4403,38 @@ func (ec *executionContext) fieldContext_SessionDeletedEvent_occurredAt(_ contex
 	return graphql.NewScalarFieldContext("SessionDeletedEvent", field, false, false, "Time")
 }
 
+func (ec *executionContext) _SessionDeletedEvent_session(ctx context.Context, field graphql.CollectedField, obj *model.SessionDeletedEvent) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_SessionDeletedEvent_session(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.SessionDeletedEvent().Session(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *models.Session) graphql.Marshaler {
+			return ec.marshalNSession2ᚖsessionhubᚋmodelsᚐSession(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_SessionDeletedEvent_session(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "SessionDeletedEvent",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Session(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
 func (ec *executionContext) _SessionEdge_cursor(ctx context.Context, field graphql.CollectedField, obj *model.SessionEdge) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -3872,6 +4536,38 @@ func (ec *executionContext) fieldContext_SessionExpiredEvent_occurredAt(_ contex
 	return graphql.NewScalarFieldContext("SessionExpiredEvent", field, false, false, "Time")
 }
 
+func (ec *executionContext) _SessionExpiredEvent_session(ctx context.Context, field graphql.CollectedField, obj *model.SessionExpiredEvent) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_SessionExpiredEvent_session(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.SessionExpiredEvent().Session(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *models.Session) graphql.Marshaler {
+			return ec.marshalNSession2ᚖsessionhubᚋmodelsᚐSession(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_SessionExpiredEvent_session(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "SessionExpiredEvent",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Session(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
 func (ec *executionContext) _SessionExpiredEvent_expiresAt(ctx context.Context, field graphql.CollectedField, obj *model.SessionExpiredEvent) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -3941,6 +4637,38 @@ func (ec *executionContext) fieldContext_SessionNearExpirationEvent_occurredAt(_
 	return graphql.NewScalarFieldContext("SessionNearExpirationEvent", field, false, false, "Time")
 }
 
+func (ec *executionContext) _SessionNearExpirationEvent_session(ctx context.Context, field graphql.CollectedField, obj *model.SessionNearExpirationEvent) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_SessionNearExpirationEvent_session(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.SessionNearExpirationEvent().Session(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *models.Session) graphql.Marshaler {
+			return ec.marshalNSession2ᚖsessionhubᚋmodelsᚐSession(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_SessionNearExpirationEvent_session(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "SessionNearExpirationEvent",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Session(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
 func (ec *executionContext) _SessionNearExpirationEvent_expiresAt(ctx context.Context, field graphql.CollectedField, obj *model.SessionNearExpirationEvent) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -4008,6 +4736,38 @@ func (ec *executionContext) _SessionRenewedEvent_occurredAt(ctx context.Context,
 }
 func (ec *executionContext) fieldContext_SessionRenewedEvent_occurredAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("SessionRenewedEvent", field, false, false, "Time")
+}
+
+func (ec *executionContext) _SessionRenewedEvent_session(ctx context.Context, field graphql.CollectedField, obj *model.SessionRenewedEvent) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_SessionRenewedEvent_session(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.SessionRenewedEvent().Session(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *models.Session) graphql.Marshaler {
+			return ec.marshalNSession2ᚖsessionhubᚋmodelsᚐSession(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_SessionRenewedEvent_session(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "SessionRenewedEvent",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Session(ctx, field)
+		},
+	}
+	return fc, nil
 }
 
 func (ec *executionContext) _SessionRenewedEvent_sessionStatus(ctx context.Context, field graphql.CollectedField, obj *model.SessionRenewedEvent) (ret graphql.Marshaler) {
@@ -5704,6 +6464,34 @@ func UnmarshalTimeoutConfigInput(ctx context.Context, raw any) (models.TimeoutOv
 
 // region    ************************** interface.gotpl ***************************
 
+func (ec *executionContext) _Node(ctx context.Context, sel ast.SelectionSet, obj models.Node) graphql.Marshaler {
+	switch obj := (obj).(type) {
+	case nil:
+		return graphql.Null
+	case *models.Session:
+		if obj == nil {
+			return graphql.Null
+		}
+		return ec._Session(ctx, sel, obj)
+	case *models.Message:
+		if obj == nil {
+			return graphql.Null
+		}
+		return ec._Message(ctx, sel, obj)
+	case *models.Agent:
+		if obj == nil {
+			return graphql.Null
+		}
+		return ec._Agent(ctx, sel, obj)
+	default:
+		if typedObj, ok := obj.(graphql.Marshaler); ok {
+			return typedObj
+		} else {
+			panic(fmt.Errorf("unexpected type %T; non-generated variants of Node must implement graphql.Marshaler", obj))
+		}
+	}
+}
+
 func (ec *executionContext) _SessionEvent(ctx context.Context, sel ast.SelectionSet, obj model.SessionEvent) graphql.Marshaler {
 	switch obj := (obj).(type) {
 	case nil:
@@ -5756,7 +6544,7 @@ func (ec *executionContext) _SessionEvent(ctx context.Context, sel ast.Selection
 
 // region    **************************** object.gotpl ****************************
 
-var agentImplementors = []string{"Agent"}
+var agentImplementors = []string{"Agent", "Node"}
 
 func (ec *executionContext) _Agent(ctx context.Context, sel ast.SelectionSet, obj *models.Agent) graphql.Marshaler {
 	fields := graphql.CollectFields(ec.OperationContext, sel, agentImplementors)
@@ -5847,7 +6635,7 @@ func (ec *executionContext) _Attachment(ctx context.Context, sel ast.SelectionSe
 	return out
 }
 
-var messageImplementors = []string{"Message"}
+var messageImplementors = []string{"Message", "Node"}
 
 func (ec *executionContext) _Message(ctx context.Context, sel ast.SelectionSet, obj *models.Message) graphql.Marshaler {
 	fields := graphql.CollectFields(ec.OperationContext, sel, messageImplementors)
@@ -5868,6 +6656,12 @@ func (ec *executionContext) _Message(ctx context.Context, sel ast.SelectionSet, 
 			if out.Values[i] == graphql.Null {
 				atomic.AddUint32(&out.Invalids, 1)
 			}
+		case "session":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Message_session(ctx, field, obj)
+				})
 		case "content":
 			out.Values[i] = ec._Message_content(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
@@ -5935,22 +6729,28 @@ func (ec *executionContext) _MessageAddedEvent(ctx context.Context, sel ast.Sele
 		case "sessionId":
 			out.Values[i] = ec._MessageAddedEvent_sessionId(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
-				out.Invalids++
+				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "occurredAt":
 			out.Values[i] = ec._MessageAddedEvent_occurredAt(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
-				out.Invalids++
+				atomic.AddUint32(&out.Invalids, 1)
 			}
+		case "session":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._MessageAddedEvent_session(ctx, field, obj)
+				})
 		case "message":
 			out.Values[i] = ec._MessageAddedEvent_message(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
-				out.Invalids++
+				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "cursor":
 			out.Values[i] = ec._MessageAddedEvent_cursor(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
-				out.Invalids++
+				atomic.AddUint32(&out.Invalids, 1)
 			}
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
@@ -5992,6 +6792,11 @@ func (ec *executionContext) _MessageConnection(ctx context.Context, sel ast.Sele
 			}
 		case "pageInfo":
 			out.Values[i] = ec._MessageConnection_pageInfo(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "totalCount":
+			out.Values[i] = ec._MessageConnection_totalCount(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
@@ -6227,6 +7032,18 @@ func (ec *executionContext) _Query(ctx context.Context, sel ast.SelectionSet) gr
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._Query_agent(ctx, field)
 				})
+		case "node":
+			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
+				true, false,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Query_node(ctx, field)
+				})
+		case "nodes":
+			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Query_nodes(ctx, field)
+				})
 		case "__type":
 			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
 				return ec._Query___type(ctx, field)
@@ -6258,7 +7075,7 @@ func (ec *executionContext) _Query(ctx context.Context, sel ast.SelectionSet) gr
 	return out
 }
 
-var sessionImplementors = []string{"Session"}
+var sessionImplementors = []string{"Session", "Node"}
 
 func (ec *executionContext) _Session(ctx context.Context, sel ast.SelectionSet, obj *models.Session) graphql.Marshaler {
 	fields := graphql.CollectFields(ec.OperationContext, sel, sessionImplementors)
@@ -6279,6 +7096,12 @@ func (ec *executionContext) _Session(ctx context.Context, sel ast.SelectionSet, 
 			if out.Values[i] == graphql.Null {
 				atomic.AddUint32(&out.Invalids, 1)
 			}
+		case "agent":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Session_agent(ctx, field, obj)
+				})
 		case "userId":
 			out.Values[i] = ec._Session_userId(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
@@ -6381,6 +7204,11 @@ func (ec *executionContext) _SessionConnection(ctx context.Context, sel ast.Sele
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
+		case "totalCount":
+			out.Values[i] = ec._SessionConnection_totalCount(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
 		}
@@ -6460,13 +7288,19 @@ func (ec *executionContext) _SessionDeletedEvent(ctx context.Context, sel ast.Se
 		case "sessionId":
 			out.Values[i] = ec._SessionDeletedEvent_sessionId(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
-				out.Invalids++
+				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "occurredAt":
 			out.Values[i] = ec._SessionDeletedEvent_occurredAt(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
-				out.Invalids++
+				atomic.AddUint32(&out.Invalids, 1)
 			}
+		case "session":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._SessionDeletedEvent_session(ctx, field, obj)
+				})
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
 		}
@@ -6536,17 +7370,23 @@ func (ec *executionContext) _SessionExpiredEvent(ctx context.Context, sel ast.Se
 		case "sessionId":
 			out.Values[i] = ec._SessionExpiredEvent_sessionId(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
-				out.Invalids++
+				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "occurredAt":
 			out.Values[i] = ec._SessionExpiredEvent_occurredAt(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
-				out.Invalids++
+				atomic.AddUint32(&out.Invalids, 1)
 			}
+		case "session":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._SessionExpiredEvent_session(ctx, field, obj)
+				})
 		case "expiresAt":
 			out.Values[i] = ec._SessionExpiredEvent_expiresAt(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
-				out.Invalids++
+				atomic.AddUint32(&out.Invalids, 1)
 			}
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
@@ -6579,17 +7419,23 @@ func (ec *executionContext) _SessionNearExpirationEvent(ctx context.Context, sel
 		case "sessionId":
 			out.Values[i] = ec._SessionNearExpirationEvent_sessionId(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
-				out.Invalids++
+				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "occurredAt":
 			out.Values[i] = ec._SessionNearExpirationEvent_occurredAt(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
-				out.Invalids++
+				atomic.AddUint32(&out.Invalids, 1)
 			}
+		case "session":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._SessionNearExpirationEvent_session(ctx, field, obj)
+				})
 		case "expiresAt":
 			out.Values[i] = ec._SessionNearExpirationEvent_expiresAt(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
-				out.Invalids++
+				atomic.AddUint32(&out.Invalids, 1)
 			}
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
@@ -6622,17 +7468,23 @@ func (ec *executionContext) _SessionRenewedEvent(ctx context.Context, sel ast.Se
 		case "sessionId":
 			out.Values[i] = ec._SessionRenewedEvent_sessionId(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
-				out.Invalids++
+				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "occurredAt":
 			out.Values[i] = ec._SessionRenewedEvent_occurredAt(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
-				out.Invalids++
+				atomic.AddUint32(&out.Invalids, 1)
 			}
+		case "session":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._SessionRenewedEvent_session(ctx, field, obj)
+				})
 		case "sessionStatus":
 			out.Values[i] = ec._SessionRenewedEvent_sessionStatus(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
-				out.Invalids++
+				atomic.AddUint32(&out.Invalids, 1)
 			}
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
@@ -7218,6 +8070,35 @@ func (ec *executionContext) marshalNID2string(ctx context.Context, sel ast.Selec
 	return res
 }
 
+func (ec *executionContext) unmarshalNID2ᚕstringᚄ(ctx context.Context, v any) ([]string, error) {
+	vSlice := graphql.CoerceList(v)
+	var err error
+	res := make([]string, len(vSlice))
+	for i := range vSlice {
+		ctx := graphql.WithPathContext(ctx, graphql.NewPathWithIndex(i))
+		res[i], err = ec.unmarshalNID2string(ctx, vSlice[i])
+		if err != nil {
+			return nil, err
+		}
+	}
+	return res, nil
+}
+
+func (ec *executionContext) marshalNID2ᚕstringᚄ(ctx context.Context, sel ast.SelectionSet, v []string) graphql.Marshaler {
+	ret := make(graphql.Array, len(v))
+	for i := range v {
+		ret[i] = ec.marshalNID2string(ctx, sel, v[i])
+	}
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
 func (ec *executionContext) unmarshalNInt2int(ctx context.Context, v any) (int, error) {
 	res, err := graphql.UnmarshalInt(v)
 	return res, graphql.ErrorOnPath(ctx, err)
@@ -7304,6 +8185,16 @@ func (ec *executionContext) marshalNMessageEdge2ᚖsessionhubᚋgraphᚋmodelᚐ
 		return graphql.Null
 	}
 	return ec._MessageEdge(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalNNode2ᚕsessionhubᚋmodelsᚐNode(ctx context.Context, sel ast.SelectionSet, v []models.Node) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalONode2sessionhubᚋmodelsᚐNode(ctx, sel, v[i])
+	})
+
+	return ret
 }
 
 func (ec *executionContext) marshalNPageInfo2ᚖsessionhubᚋmodelsᚐPageInfo(ctx context.Context, sel ast.SelectionSet, v *models.PageInfo) graphql.Marshaler {
@@ -7695,6 +8586,13 @@ func (ec *executionContext) marshalOJSON2sessionhubᚋmodelsᚐJSONObject(ctx co
 	_ = ctx
 	res := scalar.MarshalJSON(v)
 	return res
+}
+
+func (ec *executionContext) marshalONode2sessionhubᚋmodelsᚐNode(ctx context.Context, sel ast.SelectionSet, v models.Node) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	return ec._Node(ctx, sel, v)
 }
 
 func (ec *executionContext) marshalOSession2ᚖsessionhubᚋmodelsᚐSession(ctx context.Context, sel ast.SelectionSet, v *models.Session) graphql.Marshaler {

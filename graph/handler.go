@@ -152,6 +152,9 @@ func complexity() ComplexityRoot {
 	c.Session.Messages = func(child int, first *int, _ *string, last *int, _ *string) int {
 		return 1 + page(first, last)*child
 	}
+	c.Query.Nodes = func(child int, ids []string) int {
+		return 1 + max(1, len(ids))*child
+	}
 	return c
 }
 

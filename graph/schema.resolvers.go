@@ -10,11 +10,23 @@ import (
 	"sessionhub/graph/model"
 	"sessionhub/internal/chat"
 	"sessionhub/models"
+
+	"github.com/google/uuid"
 )
+
+// Session is the resolver for the session field.
+func (r *messageResolver) Session(ctx context.Context, obj *models.Message) (*models.Session, error) {
+	return r.linkedSession(ctx, obj.SessionID)
+}
 
 // Attachments is the resolver for the attachments field.
 func (r *messageResolver) Attachments(ctx context.Context, obj *models.Message) ([]*models.Attachment, error) {
 	return pointers(obj.Attachments), nil
+}
+
+// Session is the resolver for the session field.
+func (r *messageAddedEventResolver) Session(ctx context.Context, obj *model.MessageAddedEvent) (*models.Session, error) {
+	return r.eventSession(ctx, obj.SessionID)
 }
 
 // CreateAgent is the resolver for the createAgent field.
@@ -38,12 +50,14 @@ func (r *mutationResolver) CreateSession(ctx context.Context, input model.Create
 
 // SendSessionMessage is the resolver for the sendSessionMessage field.
 func (r *mutationResolver) SendSessionMessage(ctx context.Context, sessionID string, input model.SendSessionMessageInput) (*models.Message, error) {
-	return r.Chat.SendMessage(ctx, sessionID, messageInput(input))
+	msg, err := r.Chat.SendMessage(ctx, sessionID, messageInput(input))
+	return sentMessage(ctx, msg, err)
 }
 
 // SendAgentMessage is the resolver for the sendAgentMessage field.
 func (r *mutationResolver) SendAgentMessage(ctx context.Context, sessionID string, input model.SendSessionMessageInput) (*models.Message, error) {
-	return r.Chat.SendAgentMessage(ctx, sessionID, messageInput(input))
+	msg, err := r.Chat.SendAgentMessage(ctx, sessionID, messageInput(input))
+	return sentMessage(ctx, msg, err)
 }
 
 // RenewSession is the resolver for the renewSession field.
@@ -72,6 +86,9 @@ func (r *mutationResolver) DeleteSession(ctx context.Context, sessionID string) 
 // Session is the resolver for the session field.
 func (r *queryResolver) Session(ctx context.Context, id string) (*models.Session, error) {
 	session, err := r.Chat.Session(ctx, id)
+	if err == nil {
+		noteSessions(ctx, session)
+	}
 	return orNull(session, err, models.CodeSessionNotFound)
 }
 
@@ -82,13 +99,43 @@ func (r *queryResolver) Sessions(ctx context.Context, first *int, after *string,
 		return nil, err
 	}
 	noteListed(ctx, page.Sessions)
-	return sessionConnection(page), nil
+	conn := sessionConnection(page)
+	if selects(ctx, "SessionConnection", "totalCount") {
+		n, err := r.Chat.CountSessions(ctx, sessionFilter(filter))
+		if err != nil {
+			return nil, err
+		}
+		conn.TotalCount = int(n)
+	}
+	return conn, nil
 }
 
 // Agent is the resolver for the agent field.
 func (r *queryResolver) Agent(ctx context.Context, id string) (*models.Agent, error) {
 	agent, err := r.Chat.Agent(ctx, id)
 	return orNull(agent, err, models.CodeAgentNotFound)
+}
+
+// Node is the resolver for the node field.
+func (r *queryResolver) Node(ctx context.Context, id string) (models.Node, error) {
+	nodes, err := r.lookUpNodes(ctx, []string{id})
+	if err != nil {
+		return nil, err
+	}
+	return nodes[0], nil
+}
+
+// Nodes is the resolver for the nodes field.
+func (r *queryResolver) Nodes(ctx context.Context, ids []string) ([]models.Node, error) {
+	return r.lookUpNodes(ctx, ids)
+}
+
+// Agent is the resolver for the agent field.
+func (r *sessionResolver) Agent(ctx context.Context, obj *models.Session) (*models.Agent, error) {
+	if l := loadersFrom(ctx); l != nil {
+		return l.agent(ctx, obj.AgentID)
+	}
+	return r.Chat.Agent(ctx, obj.AgentID.String())
 }
 
 // State is the resolver for the state field.
@@ -109,19 +156,56 @@ func (r *sessionResolver) IsNearExpiration(ctx context.Context, obj *models.Sess
 // Messages is the batch resolver for the messages field.
 func (r *sessionResolver) Messages(ctx context.Context, obj *models.Session, first *int, after *string, last *int, before *string) (*model.MessageConnection, error) {
 	args := pageArgs(first, after, last, before)
-	if l := loadersFrom(ctx); l != nil && args.After == "" && args.Before == "" && args.Last == nil {
+	l := loadersFrom(ctx)
+	var page *chat.MessagePage
+	var err error
+	if l != nil && args.After == "" && args.Before == "" && args.Last == nil {
 		// The newest messages of many sessions are batched into one query.
-		page, err := l.latestMessages(ctx, latestKey{SessionID: obj.ID, First: deref(args.First, models.DefaultPageSize)})
-		if err != nil {
-			return nil, err
-		}
-		return messageConnection(page), nil
+		page, err = l.latestMessages(ctx, latestKey{SessionID: obj.ID, First: deref(args.First, models.DefaultPageSize)})
+	} else {
+		page, err = r.Chat.Messages(ctx, obj.ID.String(), args)
 	}
-	page, err := r.Chat.Messages(ctx, obj.ID.String(), args)
 	if err != nil {
 		return nil, err
 	}
-	return messageConnection(page), nil
+	noteSessions(ctx, obj)
+	noteMessages(ctx, page.Messages)
+	conn := messageConnection(page)
+	if selects(ctx, "MessageConnection", "totalCount") {
+		var n int64
+		if l != nil { // counted for all listed sessions at once
+			n, err = l.messageCount(ctx, obj.ID)
+		} else {
+			var counts map[uuid.UUID]int64
+			counts, err = r.Chat.CountMessages(ctx, []uuid.UUID{obj.ID})
+			n = counts[obj.ID]
+		}
+		if err != nil {
+			return nil, err
+		}
+		conn.TotalCount = int(n)
+	}
+	return conn, nil
+}
+
+// Session is the resolver for the session field.
+func (r *sessionDeletedEventResolver) Session(ctx context.Context, obj *model.SessionDeletedEvent) (*models.Session, error) {
+	return r.deletedSession(ctx, obj.SessionID)
+}
+
+// Session is the resolver for the session field.
+func (r *sessionExpiredEventResolver) Session(ctx context.Context, obj *model.SessionExpiredEvent) (*models.Session, error) {
+	return r.eventSession(ctx, obj.SessionID)
+}
+
+// Session is the resolver for the session field.
+func (r *sessionNearExpirationEventResolver) Session(ctx context.Context, obj *model.SessionNearExpirationEvent) (*models.Session, error) {
+	return r.eventSession(ctx, obj.SessionID)
+}
+
+// Session is the resolver for the session field.
+func (r *sessionRenewedEventResolver) Session(ctx context.Context, obj *model.SessionRenewedEvent) (*models.Session, error) {
+	return r.eventSession(ctx, obj.SessionID)
 }
 
 // SessionEvents is the resolver for the sessionEvents field.
@@ -132,6 +216,11 @@ func (r *subscriptionResolver) SessionEvents(ctx context.Context, sessionID stri
 // Message returns MessageResolver implementation.
 func (r *Resolver) Message() MessageResolver { return &messageResolver{r} }
 
+// MessageAddedEvent returns MessageAddedEventResolver implementation.
+func (r *Resolver) MessageAddedEvent() MessageAddedEventResolver {
+	return &messageAddedEventResolver{r}
+}
+
 // Mutation returns MutationResolver implementation.
 func (r *Resolver) Mutation() MutationResolver { return &mutationResolver{r} }
 
@@ -141,13 +230,38 @@ func (r *Resolver) Query() QueryResolver { return &queryResolver{r} }
 // Session returns SessionResolver implementation.
 func (r *Resolver) Session() SessionResolver { return &sessionResolver{r} }
 
+// SessionDeletedEvent returns SessionDeletedEventResolver implementation.
+func (r *Resolver) SessionDeletedEvent() SessionDeletedEventResolver {
+	return &sessionDeletedEventResolver{r}
+}
+
+// SessionExpiredEvent returns SessionExpiredEventResolver implementation.
+func (r *Resolver) SessionExpiredEvent() SessionExpiredEventResolver {
+	return &sessionExpiredEventResolver{r}
+}
+
+// SessionNearExpirationEvent returns SessionNearExpirationEventResolver implementation.
+func (r *Resolver) SessionNearExpirationEvent() SessionNearExpirationEventResolver {
+	return &sessionNearExpirationEventResolver{r}
+}
+
+// SessionRenewedEvent returns SessionRenewedEventResolver implementation.
+func (r *Resolver) SessionRenewedEvent() SessionRenewedEventResolver {
+	return &sessionRenewedEventResolver{r}
+}
+
 // Subscription returns SubscriptionResolver implementation.
 func (r *Resolver) Subscription() SubscriptionResolver { return &subscriptionResolver{r} }
 
 type (
-	messageResolver      struct{ *Resolver }
-	mutationResolver     struct{ *Resolver }
-	queryResolver        struct{ *Resolver }
-	sessionResolver      struct{ *Resolver }
-	subscriptionResolver struct{ *Resolver }
+	messageResolver                    struct{ *Resolver }
+	messageAddedEventResolver          struct{ *Resolver }
+	mutationResolver                   struct{ *Resolver }
+	queryResolver                      struct{ *Resolver }
+	sessionResolver                    struct{ *Resolver }
+	sessionDeletedEventResolver        struct{ *Resolver }
+	sessionExpiredEventResolver        struct{ *Resolver }
+	sessionNearExpirationEventResolver struct{ *Resolver }
+	sessionRenewedEventResolver        struct{ *Resolver }
+	subscriptionResolver               struct{ *Resolver }
 )

@@ -15,3 +15,11 @@ type Agent struct {
 	CreatedAt       time.Time        `gorm:"not null;autoCreateTime:false"`
 	SessionDefaults TimeoutOverrides `gorm:"embedded;embeddedPrefix:default_"`
 }
+
+// Node is what the schema's Node interface returns: an Agent, a Session or a
+// Message, each found by its UUID.
+type Node interface{ isNode() }
+
+func (*Agent) isNode()   {}
+func (*Session) isNode() {}
+func (*Message) isNode() {}

@@ -7,61 +7,106 @@ import (
 	"time"
 )
 
-// Something that happened to a session. Clients switch on `__typename`.
+// Something that happened to a session. Clients switch on `__typename`; Apollo
+// Client needs `possibleTypes` for it (examples/ts-client/src/possible-types.ts).
 type SessionEvent interface {
 	IsSessionEvent()
+	// The session's UUID.
 	GetSessionID() string
+	// When it happened (for a message: its createdAt).
 	GetOccurredAt() time.Time
+	// The session as it is when the event is delivered (read from the database
+	// then, so a normalized cache picks up its new expiresAt, renewalCount and
+	// state); for `SessionDeletedEvent`, as it was last seen by this subscription,
+	// since it no longer exists.
+	GetSession() *models.Session
 }
 
+// An agent to register.
 type CreateAgentInput struct {
 	// Optional UUID; one is generated when omitted.
-	ID              *string                  `json:"id,omitempty"`
-	Name            string                   `json:"name"`
+	ID *string `json:"id,omitempty"`
+	// The display name: 1 to 200 characters after trimming surrounding spaces.
+	Name string `json:"name"`
+	// Defaults for sessions opened with this agent; omitted fields use the server defaults.
 	SessionDefaults *models.TimeoutOverrides `json:"sessionDefaults,omitempty"`
 }
 
+// A session to open.
 type CreateSessionInput struct {
-	AgentID       string                   `json:"agentId"`
-	UserID        string                   `json:"userId"`
-	Metadata      models.JSONObject        `json:"metadata,omitempty"`
+	// The UUID of a registered agent (an agent caller may only name itself).
+	AgentID string `json:"agentId"`
+	// The UUID of the user (a user caller may only name itself).
+	UserID string `json:"userId"`
+	// The caller's data about the session: a JSON object of at most 10240 bytes; {} when omitted.
+	Metadata models.JSONObject `json:"metadata,omitempty"`
+	// Overrides of the agent's and the server's defaults; values are clamped into the allowed ranges.
 	TimeoutConfig *models.TimeoutOverrides `json:"timeoutConfig,omitempty"`
 }
 
 // A message was stored (from the user or the agent).
 type MessageAddedEvent struct {
-	SessionID  string          `json:"sessionId"`
-	OccurredAt time.Time       `json:"occurredAt"`
-	Message    *models.Message `json:"message"`
+	// The session's UUID.
+	SessionID string `json:"sessionId"`
+	// The message's createdAt.
+	OccurredAt time.Time `json:"occurredAt"`
+	// The session as it is when the event is delivered.
+	Session *models.Session `json:"session"`
+	// The stored message, with the sessionStatus its send produced.
+	Message *models.Message `json:"message"`
 	// The message's position, as `MessageEdge.cursor`: pass the last one seen as `sessionEvents(after:)` to resume.
 	Cursor string `json:"cursor"`
 }
 
-func (MessageAddedEvent) IsSessionEvent()               {}
-func (this MessageAddedEvent) GetSessionID() string     { return this.SessionID }
+func (MessageAddedEvent) IsSessionEvent() {}
+
+// The session's UUID.
+func (this MessageAddedEvent) GetSessionID() string { return this.SessionID }
+
+// When it happened (for a message: its createdAt).
 func (this MessageAddedEvent) GetOccurredAt() time.Time { return this.OccurredAt }
 
+// The session as it is when the event is delivered (read from the database
+// then, so a normalized cache picks up its new expiresAt, renewalCount and
+// state); for `SessionDeletedEvent`, as it was last seen by this subscription,
+// since it no longer exists.
+func (this MessageAddedEvent) GetSession() *models.Session { return this.Session }
+
+// A page of a session's messages (Relay cursor connection).
 type MessageConnection struct {
+	// The page's messages with their cursors, newest first.
 	Edges []*MessageEdge `json:"edges"`
 	// The messages of `edges`, for clients that need no cursors per item.
-	Nodes    []*models.Message `json:"nodes"`
-	PageInfo *models.PageInfo  `json:"pageInfo"`
+	Nodes []*models.Message `json:"nodes"`
+	// Where the page sits in the list.
+	PageInfo *models.PageInfo `json:"pageInfo"`
+	// How many messages the session has (every page) at the time of the read, 0
+	// or more. Counted only when selected: one extra query, for all sessions of a
+	// `sessions` page together.
+	TotalCount int `json:"totalCount"`
 }
 
+// One message of a page, with its position.
 type MessageEdge struct {
-	Cursor string          `json:"cursor"`
-	Node   *models.Message `json:"node"`
+	// The message's position: pass it as `after`, `before`, or `sessionEvents(after:)`.
+	Cursor string `json:"cursor"`
+	// The message.
+	Node *models.Message `json:"node"`
 }
 
+// The write entry points.
 type Mutation struct {
 }
 
+// The read entry points.
 type Query struct {
 }
 
+// A message to send.
 type SendSessionMessageInput struct {
-	// 1 to 4000 Unicode code points.
-	Content  string            `json:"content"`
+	// 1 to 4000 Unicode code points, valid Unicode without NUL.
+	Content string `json:"content"`
+	// The sender's data about the message: a JSON object of at most 10240 bytes; {} when omitted.
 	Metadata models.JSONObject `json:"metadata,omitempty"`
 	// At most 10, each with a type and an absolute http(s) url.
 	Attachments []*models.Attachment `json:"attachments,omitempty"`
@@ -71,67 +116,139 @@ type SendSessionMessageInput struct {
 	IdempotencyKey *string `json:"idempotencyKey,omitempty"`
 }
 
+// A page of sessions (Relay cursor connection).
 type SessionConnection struct {
+	// The page's sessions with their cursors, newest first.
 	Edges []*SessionEdge `json:"edges"`
 	// The sessions of `edges`, for clients that need no cursors per item.
-	Nodes    []*models.Session `json:"nodes"`
-	PageInfo *models.PageInfo  `json:"pageInfo"`
+	Nodes []*models.Session `json:"nodes"`
+	// Where the page sits in the list.
+	PageInfo *models.PageInfo `json:"pageInfo"`
+	// How many sessions the whole list has (every page, with the same filter) at
+	// the time of the read, 0 or more. Counted only when selected: one extra query.
+	TotalCount int `json:"totalCount"`
 }
 
 // The session was deleted; no further events follow.
 type SessionDeletedEvent struct {
-	SessionID  string    `json:"sessionId"`
+	// The session's UUID.
+	SessionID string `json:"sessionId"`
+	// When it was deleted.
 	OccurredAt time.Time `json:"occurredAt"`
+	// The session as this subscription last saw it (it no longer exists).
+	Session *models.Session `json:"session"`
 }
 
-func (SessionDeletedEvent) IsSessionEvent()               {}
-func (this SessionDeletedEvent) GetSessionID() string     { return this.SessionID }
+func (SessionDeletedEvent) IsSessionEvent() {}
+
+// The session's UUID.
+func (this SessionDeletedEvent) GetSessionID() string { return this.SessionID }
+
+// When it happened (for a message: its createdAt).
 func (this SessionDeletedEvent) GetOccurredAt() time.Time { return this.OccurredAt }
 
+// The session as it is when the event is delivered (read from the database
+// then, so a normalized cache picks up its new expiresAt, renewalCount and
+// state); for `SessionDeletedEvent`, as it was last seen by this subscription,
+// since it no longer exists.
+func (this SessionDeletedEvent) GetSession() *models.Session { return this.Session }
+
+// One session of a page, with its position.
 type SessionEdge struct {
-	Cursor string          `json:"cursor"`
-	Node   *models.Session `json:"node"`
+	// The session's position: pass it as `after` or `before`.
+	Cursor string `json:"cursor"`
+	// The session.
+	Node *models.Session `json:"node"`
 }
 
 // The session expired.
 type SessionExpiredEvent struct {
-	SessionID  string    `json:"sessionId"`
+	// The session's UUID.
+	SessionID string `json:"sessionId"`
+	// When the expiry was noticed (announced within about a second of expiresAt).
 	OccurredAt time.Time `json:"occurredAt"`
-	ExpiresAt  time.Time `json:"expiresAt"`
+	// The session as it is when the event is delivered (state EXPIRED).
+	Session *models.Session `json:"session"`
+	// When the session expired.
+	ExpiresAt time.Time `json:"expiresAt"`
 }
 
-func (SessionExpiredEvent) IsSessionEvent()               {}
-func (this SessionExpiredEvent) GetSessionID() string     { return this.SessionID }
+func (SessionExpiredEvent) IsSessionEvent() {}
+
+// The session's UUID.
+func (this SessionExpiredEvent) GetSessionID() string { return this.SessionID }
+
+// When it happened (for a message: its createdAt).
 func (this SessionExpiredEvent) GetOccurredAt() time.Time { return this.OccurredAt }
 
-// Narrows `sessions`; omitted fields do not filter.
+// The session as it is when the event is delivered (read from the database
+// then, so a normalized cache picks up its new expiresAt, renewalCount and
+// state); for `SessionDeletedEvent`, as it was last seen by this subscription,
+// since it no longer exists.
+func (this SessionExpiredEvent) GetSession() *models.Session { return this.Session }
+
+// Narrows `sessions`; omitted fields do not filter, given ones must all match.
 type SessionFilter struct {
-	AgentID *string              `json:"agentId,omitempty"`
-	UserID  *string              `json:"userId,omitempty"`
-	State   *models.SessionState `json:"state,omitempty"`
+	// Only sessions opened with this agent.
+	AgentID *string `json:"agentId,omitempty"`
+	// Only sessions of this user.
+	UserID *string `json:"userId,omitempty"`
+	// Only sessions in this state at the time of the read.
+	State *models.SessionState `json:"state,omitempty"`
 }
 
 // The session entered its warning window: it expires at `expiresAt` unless renewed.
 type SessionNearExpirationEvent struct {
-	SessionID  string    `json:"sessionId"`
+	// The session's UUID.
+	SessionID string `json:"sessionId"`
+	// When the warning threshold was crossed (announced within about a second).
 	OccurredAt time.Time `json:"occurredAt"`
-	ExpiresAt  time.Time `json:"expiresAt"`
+	// The session as it is when the event is delivered.
+	Session *models.Session `json:"session"`
+	// When the session expires unless renewed.
+	ExpiresAt time.Time `json:"expiresAt"`
 }
 
-func (SessionNearExpirationEvent) IsSessionEvent()               {}
-func (this SessionNearExpirationEvent) GetSessionID() string     { return this.SessionID }
+func (SessionNearExpirationEvent) IsSessionEvent() {}
+
+// The session's UUID.
+func (this SessionNearExpirationEvent) GetSessionID() string { return this.SessionID }
+
+// When it happened (for a message: its createdAt).
 func (this SessionNearExpirationEvent) GetOccurredAt() time.Time { return this.OccurredAt }
+
+// The session as it is when the event is delivered (read from the database
+// then, so a normalized cache picks up its new expiresAt, renewalCount and
+// state); for `SessionDeletedEvent`, as it was last seen by this subscription,
+// since it no longer exists.
+func (this SessionNearExpirationEvent) GetSession() *models.Session { return this.Session }
 
 // The session's expiry moved: a renewal, a heartbeat or message that renewed, or a timeout change (wasRenewed false).
 type SessionRenewedEvent struct {
-	SessionID     string                `json:"sessionId"`
-	OccurredAt    time.Time             `json:"occurredAt"`
+	// The session's UUID.
+	SessionID string `json:"sessionId"`
+	// When the expiry moved.
+	OccurredAt time.Time `json:"occurredAt"`
+	// The session as it is when the event is delivered.
+	Session *models.Session `json:"session"`
+	// The lifetime right after the change.
 	SessionStatus *models.SessionStatus `json:"sessionStatus"`
 }
 
-func (SessionRenewedEvent) IsSessionEvent()               {}
-func (this SessionRenewedEvent) GetSessionID() string     { return this.SessionID }
+func (SessionRenewedEvent) IsSessionEvent() {}
+
+// The session's UUID.
+func (this SessionRenewedEvent) GetSessionID() string { return this.SessionID }
+
+// When it happened (for a message: its createdAt).
 func (this SessionRenewedEvent) GetOccurredAt() time.Time { return this.OccurredAt }
 
+// The session as it is when the event is delivered (read from the database
+// then, so a normalized cache picks up its new expiresAt, renewalCount and
+// state); for `SessionDeletedEvent`, as it was last seen by this subscription,
+// since it no longer exists.
+func (this SessionRenewedEvent) GetSession() *models.Session { return this.Session }
+
+// The live entry points.
 type Subscription struct {
 }

@@ -19,18 +19,19 @@ import (
 // reconnects with the cursor of the last message it saw misses none. Without
 // it, events start with what happens next. Message events are delivered
 // exactly once and in order, also across bus reconnects.
+// It also returns the session as it was read when the subscription started.
 // Errors: SESSION_NOT_FOUND, VALIDATION_ERROR (a bad cursor).
-func (s *Service) FollowSession(ctx context.Context, sessionID, after string, deliver func(models.Event) bool, end func(error)) (*pubsub.Subscription, error) {
+func (s *Service) FollowSession(ctx context.Context, sessionID, after string, deliver func(models.Event) bool, end func(error)) (*pubsub.Subscription, *models.Session, error) {
 	var from models.Key
 	if after != "" {
 		var err error
 		if from, err = models.ParseCursor(after); err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 	}
 	id, err := uuid.Parse(sessionID)
 	if err != nil {
-		return nil, models.ErrSessionNotFound(sessionID)
+		return nil, nil, models.ErrSessionNotFound(sessionID)
 	}
 	// Registered before the session is read, so that every message committed
 	// after that read is heard.
@@ -38,13 +39,13 @@ func (s *Service) FollowSession(ctx context.Context, sessionID, after string, de
 	session, err := s.Session(ctx, sessionID)
 	if err != nil {
 		sub.Close()
-		return nil, err
+		return nil, nil, err
 	}
 	if after == "" && session.LastMessageAt != nil {
 		from = models.KeyOf(*session.LastMessageAt, uuid.Max) // its messages so far are history
 	}
 	sub.Start(from, after != "")
-	return sub, nil
+	return sub, session, nil
 }
 
 // missedMessages reads a session's messages after a position, oldest first:

@@ -116,7 +116,9 @@ func (s *Service) replay(ctx context.Context, sessionID string, used *models.Ide
 	if err != nil {
 		return nil, err
 	}
-	msg.SessionStatus = models.DecodeStatus(used.SessionStatus)
+	if msg.SessionStatus == nil { // stored before messages kept their status
+		msg.SessionStatus = models.DecodeStatus(used.SessionStatus)
+	}
 	return msg, nil
 }
 

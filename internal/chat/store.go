@@ -31,6 +31,15 @@ type Store interface {
 	// stored record is returned; otherwise the record commits with the send.
 	UpdateSessionOnce(ctx context.Context, id uuid.UUID, key models.IdempotencyKey, apply func(*models.Session) (*models.Message, error)) (*models.Session, *models.IdempotencyKey, error)
 	FindMessage(ctx context.Context, id uuid.UUID) (*models.Message, error)
+
+	// FindAgents, FindSessions and FindMessages look rows up by id in one
+	// query each; unknown ids are absent from the answer.
+	FindAgents(ctx context.Context, ids []uuid.UUID) ([]*models.Agent, error)
+	FindSessions(ctx context.Context, ids []uuid.UUID) ([]*models.Session, error)
+	FindMessages(ctx context.Context, ids []uuid.UUID) ([]*models.Message, error)
+	// CountMessages counts the messages of each session in one query;
+	// sessions without messages are absent.
+	CountMessages(ctx context.Context, sessionIDs []uuid.UUID) (map[uuid.UUID]int64, error)
 	// DeleteIdempotencyKeysBefore forgets up to limit keys older than cutoff.
 	DeleteIdempotencyKeysBefore(ctx context.Context, cutoff time.Time, limit int) (int, error)
 

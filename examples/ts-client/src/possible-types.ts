@@ -1,0 +1,35 @@
+
+      export type PossibleTypesResultData = {
+  "possibleTypes": {
+    "Node": [
+      "Agent",
+      "Message",
+      "Session"
+    ],
+    "SessionEvent": [
+      "MessageAddedEvent",
+      "SessionDeletedEvent",
+      "SessionExpiredEvent",
+      "SessionNearExpirationEvent",
+      "SessionRenewedEvent"
+    ]
+  }
+};
+      const result: PossibleTypesResultData = {
+  "possibleTypes": {
+    "Node": [
+      "Agent",
+      "Message",
+      "Session"
+    ],
+    "SessionEvent": [
+      "MessageAddedEvent",
+      "SessionDeletedEvent",
+      "SessionExpiredEvent",
+      "SessionNearExpirationEvent",
+      "SessionRenewedEvent"
+    ]
+  }
+};
+      export default result;
+    
