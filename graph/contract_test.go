@@ -127,6 +127,17 @@ func TestErrorCodeEnumMatchesCodes(t *testing.T) {
 			_, b := env.raw(`{ sessions(first: 100) { nodes { messages(first: 100) { nodes { id content createdAt } } } } }`, nil)
 			return b
 		},
+		"batch": func() []byte {
+			req := httptest.NewRequest(http.MethodPost, "/query", strings.NewReader(`[{"query":"{ __typename }"},{"query":"{ __typename }"}]`))
+			req.Header.Set("Content-Type", "application/json")
+			rec := httptest.NewRecorder()
+			env.handler.ServeHTTP(rec, req)
+			var results []json.RawMessage // one result per operation
+			if err := json.Unmarshal(rec.Body.Bytes(), &results); err != nil || len(results) == 0 {
+				return rec.Body.Bytes()
+			}
+			return results[0]
+		},
 		"persisted query": func() []byte {
 			body := `{"extensions":{"persistedQuery":{"version":1,"sha256Hash":"` + strings.Repeat("ab", 32) + `"}}}`
 			req := httptest.NewRequest(http.MethodPost, "/query", strings.NewReader(body))

@@ -1091,6 +1091,8 @@ enum ErrorCode {
   PERSISTED_QUERY_NOT_FOUND
   "The operation's complexity exceeds 5000 (a list field counts its page size times its selection)."
   COMPLEXITY_LIMIT_EXCEEDED
+  "The HTTP request is not one GraphQL request: the body is not one JSON object, it is a batch (JSON array; details.maxOperations), or it is a subscription sent over plain HTTP instead of WebSocket or Server-Sent Events. HTTP 400."
+  BAD_REQUEST
 }
 
 """
