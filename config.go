@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"sessionhub/internal/auth"
+	"sessionhub/internal/rest"
 	"sessionhub/internal/telemetry"
 	"sessionhub/models"
 )
@@ -35,6 +36,7 @@ type config struct {
 	LogFormat                                          string
 	Tracing                                            telemetry.TracingConfig
 	PprofAddr                                          string
+	RESTCompat                                         rest.Compat
 	// Clamped lists settings that were out of bounds and were clamped into
 	// them (as the reference does), for a warning at start-up.
 	Clamped []string
@@ -94,6 +96,9 @@ func loadConfig(args []string, env func(string) string, out io.Writer) (config, 
 		RS256PublicKeyFile: getenv("AUTH_JWT_RS256_PUBLIC_KEY_FILE"),
 	}
 	cfg.AllowedOrigins = splitList(getenv("WS_ALLOWED_ORIGINS"))
+	if cfg.RESTCompat, err = rest.ParseCompat(getenv("REST_COMPAT")); err != nil {
+		return config{}, fmt.Errorf("REST_COMPAT=%q: %w", getenv("REST_COMPAT"), err)
+	}
 	if cfg.Port == "" {
 		cfg.Port = "8080"
 	}

@@ -89,6 +89,7 @@ func TestConfigRejectsBadValues(t *testing.T) {
 		{nil, map[string]string{"SESSION_RETENTION_HOURS": "-2"}, `SESSION_RETENTION_HOURS="-2"`},
 		{nil, map[string]string{"LOG_LEVEL": "loud"}, `LOG_LEVEL="loud": must be debug, info, warn or error`},
 		{nil, map[string]string{"LOG_FORMAT": "xml"}, `LOG_FORMAT="xml": must be json or text`},
+		{nil, map[string]string{"REST_COMPAT": "eliza"}, `REST_COMPAT="eliza": must be documented or elizaos`},
 		{nil, map[string]string{"APP_ENV": "prodution"}, `APP_ENV="prodution"`},
 		{nil, map[string]string{"OTEL_EXPORTER_OTLP_ENDPOINT": "collector:4318"}, `OTEL_EXPORTER_OTLP_ENDPOINT="collector:4318": must be an http(s) URL`},
 		{[]string{"--no-such-flag"}, nil, "flag provided but not defined: -no-such-flag (see --help)"},

@@ -245,7 +245,7 @@ func newHandler(cfg config, d deps, draining *atomic.Bool, shutdown <-chan struc
 		mux.Handle("GET /{$}", pg)
 		mux.Handle("GET "+playground.AssetPrefix, pg)
 	}
-	shim := rest.New(svc, log)
+	shim := rest.New(svc, log, rest.WithCompat(cfg.RESTCompat))
 	api := http.NewServeMux()
 	shim.Register(api)
 	mux.Handle("/api/", withTimeout(cfg.RequestTimeout, gate.Wrap(api, shim.Reject)))

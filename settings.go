@@ -45,6 +45,7 @@ var settings = []setting{
 	{env: "AUTH_API_KEYS", usage: "comma-separated admin API keys (X-API-KEY or Authorization: Bearer); no keys and no JWT settings means no auth"},
 	{env: "AUTH_JWT_HS256_SECRET", usage: "shared secret for HS256 bearer tokens"},
 	{env: "AUTH_JWT_RS256_PUBLIC_KEY_FILE", usage: "PEM public key file for RS256 bearer tokens"},
+	{env: "REST_COMPAT", usage: "answer envelope of the REST shim: documented (the documented bodies) or elizaos (what @elizaos/api-client unwraps)"},
 	{env: "WS_ALLOWED_ORIGINS", usage: "comma-separated origin host patterns allowed to open WebSockets (default: same origin)"},
 	{env: "OTEL_EXPORTER_OTLP_ENDPOINT", usage: "OTLP/HTTP collector base URL (e.g. http://127.0.0.1:4318); empty turns tracing off"},
 	{env: "OTEL_SERVICE_NAME", def: "sessionhub", usage: "service.name of exported spans"},
