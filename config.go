@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"sessionhub/graph"
 	"sessionhub/internal/auth"
 	"sessionhub/internal/rest"
 	"sessionhub/internal/telemetry"
@@ -37,6 +38,7 @@ type config struct {
 	Tracing                                            telemetry.TracingConfig
 	PprofAddr                                          string
 	RESTCompat                                         rest.Compat
+	TrustedDocuments                                   *graph.TrustedDocuments // nil: none
 	// Clamped lists settings that were out of bounds and were clamped into
 	// them (as the reference does), for a warning at start-up.
 	Clamped []string
@@ -111,6 +113,19 @@ func loadConfig(args []string, env func(string) string, out io.Writer) (config, 
 	}
 	if cfg.Playground, err = boolEnv(getenv, "GRAPHQL_PLAYGROUND", !production); err != nil {
 		return config{}, err
+	}
+	trustedOnly, err := boolEnv(getenv, "GRAPHQL_TRUSTED_DOCUMENTS_ONLY", false)
+	if err != nil {
+		return config{}, err
+	}
+	if path := getenv("GRAPHQL_TRUSTED_DOCUMENTS"); path != "" {
+		docs, err := graph.ReadTrustedDocuments(path)
+		if err != nil {
+			return config{}, fmt.Errorf("GRAPHQL_TRUSTED_DOCUMENTS=%q: %w", path, err)
+		}
+		cfg.TrustedDocuments = &graph.TrustedDocuments{ByHash: docs, Only: trustedOnly}
+	} else if trustedOnly {
+		return config{}, fmt.Errorf("GRAPHQL_TRUSTED_DOCUMENTS_ONLY=true needs GRAPHQL_TRUSTED_DOCUMENTS (the manifest)")
 	}
 
 	d := models.DefaultSessionPolicy()

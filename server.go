@@ -177,6 +177,9 @@ func sweepExpired(ctx context.Context, svc *chat.Service, cfg config, log *slog.
 		if _, err := svc.ForgetIdempotencyKeys(ctx); err != nil && ctx.Err() == nil {
 			log.Warn("forgetting old idempotency keys failed", "err", err)
 		}
+		if _, err := svc.ForgetPersistedQueries(ctx); err != nil && ctx.Err() == nil {
+			log.Warn("forgetting old persisted queries failed", "err", err)
+		}
 		select {
 		case <-ctx.Done():
 			return
@@ -238,6 +241,8 @@ func newHandler(cfg config, d deps, draining *atomic.Bool, shutdown <-chan struc
 		SubscriptionsPerConnection: cfg.SubscriptionsPerConnection,
 		SubscriptionsPerCaller:     cfg.SubscriptionsPerCaller,
 		RateLimiter:                limiter,
+		PersistedQueries:           svc,
+		TrustedDocuments:           cfg.TrustedDocuments,
 	})
 	mux.Handle("/query", withTimeout(cfg.RequestTimeout, gate.Wrap(gql, graph.WriteHTTPError)))
 	if cfg.Playground {

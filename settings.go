@@ -30,6 +30,8 @@ var settings = []setting{
 	{env: "LOG_FORMAT", usage: "json or text (default: json in production, text otherwise)"},
 	{env: "GRAPHQL_INTROSPECTION", usage: "true or false (default: true unless APP_ENV=production)"},
 	{env: "GRAPHQL_PLAYGROUND", usage: "serve GraphiQL at / (default: true unless APP_ENV=production)"},
+	{env: "GRAPHQL_TRUSTED_DOCUMENTS", usage: "trusted-documents manifest (JSON {sha256: document}, graphql-codegen persistedDocuments) served by hash"},
+	{env: "GRAPHQL_TRUSTED_DOCUMENTS_ONLY", def: "false", usage: "refuse every GraphQL document not in GRAPHQL_TRUSTED_DOCUMENTS (UNTRUSTED_DOCUMENT)"},
 	{env: "SESSION_DEFAULT_TIMEOUT_MINUTES", def: "30", usage: "inactivity timeout of a new session, clamped to 1..10080"},
 	{env: "SESSION_MIN_TIMEOUT_MINUTES", def: "5", usage: "smallest timeout a session may ask for, clamped to 1..60"},
 	{env: "SESSION_MAX_TIMEOUT_MINUTES", def: "1440", usage: "largest timeout a session may ask for, clamped to 60..10080"},

@@ -47,6 +47,11 @@ type Options struct {
 	// RateLimiter is charged one request per subscription started over a
 	// WebSocket (nil: no limit).
 	RateLimiter RateLimiter
+	// PersistedQueries shares APQ registrations between replicas (nil:
+	// this process only); TrustedDocuments serves (and with Only, limits
+	// requests to) a manifest of documents.
+	PersistedQueries PersistedQueries
+	TrustedDocuments *TrustedDocuments
 }
 
 // Limits on one operation (graphql-armor's defaults, with depth raised to
@@ -81,7 +86,10 @@ func NewHandler(svc *chat.Service, opts Options) http.Handler {
 	for _, ext := range opts.Extensions {
 		srv.Use(ext)
 	}
-	srv.Use(extension.AutomaticPersistedQuery{Cache: lru.New[string](100)})
+	if td := opts.TrustedDocuments; td != nil && td.Only {
+		srv.Use(newTrustedOnly(td.ByHash))
+	}
+	srv.Use(extension.AutomaticPersistedQuery{Cache: newPersistedQueryCache(opts)})
 	srv.Use(extension.FixedComplexityLimit(maxComplexity))
 	srv.Use(shapeLimit{maxDepth: maxDepth, maxIntrospectionDepth: maxIntrospectionDepth, maxAliases: maxAliases})
 	srv.SetParserTokenLimit(maxTokens)

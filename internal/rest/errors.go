@@ -20,6 +20,7 @@ var statusByCode = map[models.Code]int{
 	models.CodeRateLimited:          http.StatusTooManyRequests,
 	models.CodeIdempotencyConflict:  http.StatusUnprocessableEntity,
 	models.CodeUnavailable:          http.StatusServiceUnavailable,
+	models.CodeUntrustedDocument:    http.StatusBadRequest, // GraphQL only
 	models.CodeInternal:             http.StatusInternalServerError,
 }
 
