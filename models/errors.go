@@ -29,7 +29,7 @@ const (
 	// CodeUntrustedDocument refuses a GraphQL document that is not in the
 	// deployment's trusted-documents manifest (GRAPHQL_TRUSTED_DOCUMENTS_ONLY).
 	CodeUntrustedDocument Code = "UNTRUSTED_DOCUMENT"
-	CodeInternal     Code = "INTERNAL"
+	CodeInternal          Code = "INTERNAL"
 )
 
 // Error is the one application error. Its Message is a human sentence that is
