@@ -10,6 +10,7 @@ import (
 	"os"
 
 	"github.com/99designs/gqlgen/graphql"
+	"github.com/99designs/gqlgen/graphql/errcode"
 	"github.com/99designs/gqlgen/graphql/handler/lru"
 	"github.com/vektah/gqlparser/v2/gqlerror"
 
@@ -155,5 +156,14 @@ func (t trustedOnly) MutateOperationParameters(_ context.Context, raw *graphql.R
 		}
 	}
 	appErr := models.ErrUntrustedDocument()
-	return &gqlerror.Error{Message: appErr.Message, Err: appErr}
+	err := &gqlerror.Error{Message: appErr.Message, Err: appErr}
+	errcode.Set(err, string(appErr.Code))
+	return err
+}
+
+// An untrusted document is refused like a document that does not parse: a
+// 4xx over HTTP (gqlgen keeps the code → kind table; this is its documented
+// hook for extensions' codes).
+func init() {
+	errcode.RegisterErrorType(string(models.CodeUntrustedDocument), errcode.KindProtocol)
 }
