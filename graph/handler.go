@@ -80,6 +80,9 @@ func NewHandler(svc *chat.Service, opts Options) http.Handler {
 	})
 	srv.AddTransport(transport.Options{})
 	srv.AddTransport(transport.GET{})
+	// @defer: a POST that accepts multipart/mixed (Apollo Client, urql) gets
+	// the initial result and each deferred fragment as parts.
+	srv.AddTransport(transport.MultipartMixed{})
 	srv.AddTransport(transport.POST{})
 
 	srv.SetQueryCache(lru.New[*ast.QueryDocument](1000))
@@ -90,6 +93,7 @@ func NewHandler(svc *chat.Service, opts Options) http.Handler {
 		srv.Use(newTrustedOnly(td.ByHash))
 	}
 	srv.Use(extension.AutomaticPersistedQuery{Cache: newPersistedQueryCache(opts)})
+	srv.Use(deferNeedsMultipart{})
 	srv.Use(extension.FixedComplexityLimit(maxComplexity))
 	srv.Use(shapeLimit{maxDepth: maxDepth, maxIntrospectionDepth: maxIntrospectionDepth, maxAliases: maxAliases})
 	srv.SetParserTokenLimit(maxTokens)
