@@ -49,9 +49,12 @@ func TestApolloDefer(t *testing.T) {
 			if last.Data.Session.ID != sessionID || last.Data.Session.State != "ACTIVE" || !slices.Equal(contents, []string{"three", "two", "one"}) {
 				t.Errorf("final data %+v (messages %q)", last.Data.Session, contents)
 			}
-			// The initial part arrived on its own first: the session, no messages yet, still loading.
+			// The initial part arrived on its own first: the session without
+			// the deferred field (not a null in its place: Apollo calls the
+			// data "streaming", not "complete"), still loading.
 			initial := slices.IndexFunc(run.Emitted, func(e apolloResult) bool {
-				return e.Loading && e.Data != nil && e.Data.Session.ID == sessionID && e.Data.Session.Messages == nil
+				return e.Loading && e.DataState == "streaming" && e.Data != nil && e.Data.Session.ID == sessionID &&
+					e.Data.Session.State == "ACTIVE" && e.Data.Session.Messages == nil
 			})
 			if initial < 0 {
 				t.Errorf("no result before the deferred part: %s", out)

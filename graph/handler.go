@@ -105,6 +105,7 @@ func NewHandler(svc *chat.Service, opts Options) http.Handler {
 
 	srv.AroundOperations(withLoaders(svc))
 	srv.AroundOperations(withStreamState)
+	srv.AroundOperations(omitDeferred)
 	srv.AroundResponses(finalErrors)
 	srv.AroundFields(markFaults)
 	srv.SetErrorPresenter(errorPresenter(opts.Logger))
