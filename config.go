@@ -9,7 +9,9 @@ import (
 	"strings"
 	"time"
 
+	"sessionhub/graph"
 	"sessionhub/internal/auth"
+	"sessionhub/internal/rest"
 	"sessionhub/internal/telemetry"
 	"sessionhub/models"
 )
@@ -35,6 +37,8 @@ type config struct {
 	LogFormat                                          string
 	Tracing                                            telemetry.TracingConfig
 	PprofAddr                                          string
+	RESTCompat                                         rest.Compat
+	TrustedDocuments                                   *graph.TrustedDocuments // nil: none
 	// Clamped lists settings that were out of bounds and were clamped into
 	// them (as the reference does), for a warning at start-up.
 	Clamped []string
@@ -109,6 +113,9 @@ func loadConfig(args []string, env func(string) string, out io.Writer) (config, 
 		}
 		cfg.KeepAlive = time.Duration(n) * time.Second
 	}
+	if cfg.RESTCompat, err = rest.ParseCompat(getenv("REST_COMPAT")); err != nil {
+		return config{}, fmt.Errorf("REST_COMPAT=%q: %w", getenv("REST_COMPAT"), err)
+	}
 	if cfg.Port == "" {
 		cfg.Port = "8080"
 	}
@@ -121,6 +128,19 @@ func loadConfig(args []string, env func(string) string, out io.Writer) (config, 
 	}
 	if cfg.Playground, err = boolEnv(getenv, "GRAPHQL_PLAYGROUND", !production); err != nil {
 		return config{}, err
+	}
+	trustedOnly, err := boolEnv(getenv, "GRAPHQL_TRUSTED_DOCUMENTS_ONLY", false)
+	if err != nil {
+		return config{}, err
+	}
+	if path := getenv("GRAPHQL_TRUSTED_DOCUMENTS"); path != "" {
+		docs, err := graph.ReadTrustedDocuments(path)
+		if err != nil {
+			return config{}, fmt.Errorf("GRAPHQL_TRUSTED_DOCUMENTS=%q: %w", path, err)
+		}
+		cfg.TrustedDocuments = &graph.TrustedDocuments{ByHash: docs, Only: trustedOnly}
+	} else if trustedOnly {
+		return config{}, fmt.Errorf("GRAPHQL_TRUSTED_DOCUMENTS_ONLY=true needs GRAPHQL_TRUSTED_DOCUMENTS (the manifest)")
 	}
 
 	d := models.DefaultSessionPolicy()

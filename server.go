@@ -178,6 +178,9 @@ func sweepExpired(ctx context.Context, svc *chat.Service, cfg config, log *slog.
 		if _, err := svc.ForgetIdempotencyKeys(ctx); err != nil && ctx.Err() == nil {
 			log.Warn("forgetting old idempotency keys failed", "err", err)
 		}
+		if _, err := svc.ForgetPersistedQueries(ctx); err != nil && ctx.Err() == nil {
+			log.Warn("forgetting old persisted queries failed", "err", err)
+		}
 		select {
 		case <-ctx.Done():
 			return
@@ -246,6 +249,8 @@ func newHandler(cfg config, d deps, draining *atomic.Bool, shutdown <-chan struc
 		RateLimiter:                limiter,
 		SubscriberDropped:          d.metrics.SubscriberDropped,
 		KeepAlive:                  cfg.KeepAlive,
+		PersistedQueries:           svc,
+		TrustedDocuments:           cfg.TrustedDocuments,
 	})
 	cors := newCORS(cfg.CORSOrigins) // outside the gate: preflights carry no credentials
 	mux.Handle("/query", cors(withTimeout(cfg.RequestTimeout, gate.Wrap(gql, graph.WriteHTTPError))))
@@ -254,7 +259,7 @@ func newHandler(cfg config, d deps, draining *atomic.Bool, shutdown <-chan struc
 		mux.Handle("GET /{$}", pg)
 		mux.Handle("GET "+playground.AssetPrefix, pg)
 	}
-	shim := rest.New(svc, log)
+	shim := rest.New(svc, log, rest.WithCompat(cfg.RESTCompat))
 	api := http.NewServeMux()
 	shim.Register(api)
 	mux.Handle("/api/", cors(withTimeout(cfg.RequestTimeout, gate.Wrap(api, shim.Reject))))

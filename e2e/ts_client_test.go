@@ -3,6 +3,7 @@ package e2e
 import (
 	"bytes"
 	"encoding/json"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -94,6 +95,17 @@ func TestTSClientTypecheck(t *testing.T) {
 			}
 		}
 	})
+	// The trusted-documents manifest the server is given is the one codegen
+	// writes from examples/operations; CI fails when they drift apart.
+	manifest := filepath.Join(dir, "persisted-documents.json")
+	generated, err := os.ReadFile(filepath.Join(dir, "src", "gql", "persisted-documents.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if committed, err := os.ReadFile(manifest); err != nil || !bytes.Equal(committed, generated) {
+		t.Errorf("examples/ts-client/persisted-documents.json differs from what codegen generates from examples/operations (%v); "+
+			"run: cd examples/ts-client && npm run codegen && cp src/gql/persisted-documents.json persisted-documents.json", err)
+	}
 
 	t.Run("UnknownFieldFailsCodegen", func(t *testing.T) {
 		tmp := t.TempDir()
@@ -147,14 +159,13 @@ export const name = (result: TsClientProbeQuery): string | undefined => result.a
 		}
 	})
 
-	t.Run("AgainstServer", func(t *testing.T) {
-		build := t.TempDir()
-		linkTSClientModules(t, dir, build)
-		writeTSClientFile(t, build, "package.json", `{"type": "module"}`)
-		runTSClient(t, dir, tsc, "-p", "tsconfig.json", "--noEmit", "false", "--outDir", build, "--rootDir", ".")
-
-		srv := startServer(t, testutil.DatabaseURL(t, store.SQLite))
-		out := runTSClient(t, dir, "node", filepath.Join(build, "src", "run.js"), srv.URL+"/query")
+	build := t.TempDir()
+	linkTSClientModules(t, dir, build)
+	writeTSClientFile(t, build, "package.json", `{"type": "module"}`)
+	runTSClient(t, dir, tsc, "-p", "tsconfig.json", "--noEmit", "false", "--outDir", build, "--rootDir", ".")
+	runJS := filepath.Join(build, "src", "run.js")
+	checkRun := func(t *testing.T, out []byte) {
+		t.Helper()
 		var summary struct {
 			RenewalCounts []int
 			WasRenewed    bool
@@ -171,7 +182,70 @@ export const name = (result: TsClientProbeQuery): string | undefined => result.a
 		if !summary.WasRenewed || summary.Listed != 1 || summary.AfterDelete != "SESSION_NOT_FOUND" {
 			t.Errorf("unexpected summary %s", out)
 		}
+	}
+
+	t.Run("AgainstServer", func(t *testing.T) {
+		srv := startServer(t, testutil.DatabaseURL(t, store.SQLite))
+		checkRun(t, runTSClient(t, dir, "node", runJS, srv.URL+"/query"))
 	})
+
+	// GRAPHQL_TRUSTED_DOCUMENTS serves the manifest by hash; other
+	// documents still run (and may still be registered with APQ).
+	t.Run("TrustedDocuments", func(t *testing.T) {
+		srv := startServer(t, testutil.DatabaseURL(t, store.SQLite), "GRAPHQL_TRUSTED_DOCUMENTS="+manifest)
+		checkRun(t, runTSClient(t, dir, "node", runJS, srv.URL+"/query", "--persisted"))
+		if res := srv.postJSON(t, "/query", map[string]any{"query": "{ __typename }"}); res.Status != http.StatusOK {
+			t.Errorf("a document outside the manifest: %d %s", res.Status, res.Body)
+		}
+	})
+
+	// With GRAPHQL_TRUSTED_DOCUMENTS_ONLY=true only the manifest's
+	// documents run: by hash, or as their exact text.
+	t.Run("TrustedDocumentsOnly", func(t *testing.T) {
+		srv := startServer(t, testutil.DatabaseURL(t, store.SQLite),
+			"GRAPHQL_TRUSTED_DOCUMENTS="+manifest, "GRAPHQL_TRUSTED_DOCUMENTS_ONLY=true")
+		checkRun(t, runTSClient(t, dir, "node", runJS, srv.URL+"/query", "--persisted"))
+
+		// The same client sending document texts (printed its own way) is refused.
+		cmd := tsClientCommand(t, dir, "node", runJS, srv.URL+"/query")
+		if out, err := cmd.CombinedOutput(); err == nil || !strings.Contains(string(out), "UNTRUSTED_DOCUMENT") {
+			t.Errorf("the client sending texts: %v, want a failure with UNTRUSTED_DOCUMENT\n%s", err, out)
+		}
+		var docs map[string]string
+		raw, err := os.ReadFile(manifest)
+		if err != nil || json.Unmarshal(raw, &docs) != nil {
+			t.Fatalf("manifest: %v", err)
+		}
+		untrusted := "{ __typename }"
+		for name, req := range map[string]map[string]any{
+			"text":              {"query": untrusted},
+			"APQ registration":  {"query": untrusted, "extensions": apqExtension(sha256Hex(untrusted))},
+			"unknown hash":      {"extensions": apqExtension(sha256Hex(untrusted))},
+			"introspection":     {"query": "{ __schema { queryType { name } } }"},
+			"subscription text": {"query": "subscription { sessionEvents(sessionId: \"x\") { __typename } }"},
+		} {
+			res := srv.postJSON(t, "/query", req)
+			var body apqAnswer
+			if err := json.Unmarshal(res.Body, &body); err != nil || len(body.Errors) != 1 ||
+				body.Errors[0].Extensions.Code != "UNTRUSTED_DOCUMENT" || res.Status < 400 || res.Status >= 500 {
+				t.Errorf("%s: %d %s, want a 4xx with code UNTRUSTED_DOCUMENT", name, res.Status, res.Body)
+			}
+		}
+		// A manifest document sent as its exact text runs.
+		for hash, doc := range docs {
+			if !strings.HasPrefix(doc, "query GetAgent(") {
+				continue
+			}
+			res := srv.postJSON(t, "/query", map[string]any{"query": doc, "variables": map[string]any{"id": testutil.MustUUID()}})
+			if res.Status != http.StatusOK || !strings.Contains(string(res.Body), `"agent":null`) {
+				t.Errorf("GetAgent (%s) as text: %d %s", hash, res.Status, res.Body)
+			}
+		}
+	})
+}
+
+func apqExtension(hash string) map[string]any {
+	return map[string]any{"persistedQuery": map[string]any{"version": 1, "sha256Hash": hash}}
 }
 
 // tsClientCommand prepares a command in dir that is killed when the test ends.

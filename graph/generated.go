@@ -1083,6 +1083,8 @@ enum ErrorCode {
   SLOW_CONSUMER
   "A bug in the server; the message reveals nothing about it. HTTP 500."
   INTERNAL
+  "GRAPHQL_TRUSTED_DOCUMENTS_ONLY is on and the request is not a document of the trusted manifest (sent by its SHA-256 hash): other texts, unknown hashes and APQ registrations are refused before parsing. A document error over HTTP."
+  UNTRUSTED_DOCUMENT
   "The GraphQL document could not be parsed, or has more than 2000 tokens."
   GRAPHQL_PARSE_FAILED
   "The document does not validate against this schema (unknown field, wrong argument, missing variable, unknown operation name)."

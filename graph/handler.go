@@ -53,6 +53,11 @@ type Options struct {
 	// KeepAlive is the ping interval of WebSocket (both protocols) and
 	// Server-Sent Events subscriptions (0: DefaultKeepAlive).
 	KeepAlive time.Duration
+	// PersistedQueries shares APQ registrations between replicas (nil:
+	// this process only); TrustedDocuments serves (and with Only, limits
+	// requests to) a manifest of documents.
+	PersistedQueries PersistedQueries
+	TrustedDocuments *TrustedDocuments
 }
 
 // DefaultKeepAlive is the ping interval of open subscriptions.
@@ -101,13 +106,20 @@ func NewHandler(svc *chat.Service, opts Options) http.Handler {
 	})
 	srv.AddTransport(transport.Options{})
 	srv.AddTransport(getTransport{})
+	// @defer: a POST that accepts multipart/mixed (Apollo Client, urql) gets
+	// the initial result and each deferred fragment as parts.
+	srv.AddTransport(transport.MultipartMixed{})
 	srv.AddTransport(postTransport{})
 
 	srv.SetQueryCache(lru.New[*ast.QueryDocument](1000))
 	for _, ext := range opts.Extensions {
 		srv.Use(ext)
 	}
-	srv.Use(extension.AutomaticPersistedQuery{Cache: lru.New[string](100)})
+	if td := opts.TrustedDocuments; td != nil && td.Only {
+		srv.Use(newTrustedOnly(td.ByHash))
+	}
+	srv.Use(extension.AutomaticPersistedQuery{Cache: newPersistedQueryCache(opts)})
+	srv.Use(deferNeedsMultipart{})
 	srv.Use(extension.FixedComplexityLimit(maxComplexity))
 	srv.Use(shapeLimit{maxDepth: maxDepth, maxIntrospectionDepth: maxIntrospectionDepth, maxAliases: maxAliases})
 	srv.SetParserTokenLimit(maxTokens)
@@ -120,6 +132,7 @@ func NewHandler(svc *chat.Service, opts Options) http.Handler {
 
 	srv.AroundOperations(withLoaders(svc))
 	srv.AroundOperations(withStreamState)
+	srv.AroundOperations(omitDeferred)
 	srv.AroundResponses(finalErrors)
 	srv.AroundFields(markFaults)
 	srv.SetErrorPresenter(errorPresenter(opts.Logger))

@@ -26,7 +26,10 @@ const (
 	CodeUnavailable Code = "UNAVAILABLE"
 	// CodeSlowConsumer ends a subscription whose client did not read its events.
 	CodeSlowConsumer Code = "SLOW_CONSUMER"
-	CodeInternal     Code = "INTERNAL"
+	// CodeUntrustedDocument refuses a GraphQL document that is not in the
+	// deployment's trusted-documents manifest (GRAPHQL_TRUSTED_DOCUMENTS_ONLY).
+	CodeUntrustedDocument Code = "UNTRUSTED_DOCUMENT"
+	CodeInternal          Code = "INTERNAL"
 )
 
 // Error is the one application error. Its Message is a human sentence that is
@@ -195,4 +198,9 @@ func ErrEventsLost() *Error {
 // connection, per caller) with a sentence naming it.
 func ErrRateLimitedBy(message, per string, limit int) *Error {
 	return newError(CodeRateLimited, message, Detail{"per", per}, Detail{"limit", limit})
+}
+
+// ErrUntrustedDocument refuses a GraphQL document the server was not told to trust.
+func ErrUntrustedDocument() *Error {
+	return newError(CodeUntrustedDocument, "Only trusted documents are accepted: send the sha256Hash of a document from the trusted-documents manifest (extensions.persistedQuery)")
 }

@@ -16,6 +16,12 @@ const config: CodegenConfig = {
         // Fragments (SessionFields, SessionLifetime) are spread into plain
         // result types instead of masked behind useFragment().
         fragmentMasking: false,
+        // Trusted documents: every operation gets __meta__.hash (the SHA-256
+        // of its normalised text), and src/gql/persisted-documents.json maps
+        // hash → document. ../ts-client/persisted-documents.json is that
+        // manifest, committed for the server's GRAPHQL_TRUSTED_DOCUMENTS;
+        // TestTSClientTypecheck fails when the two differ.
+        persistedDocuments: { hashAlgorithm: 'sha256' },
       },
       config: {
         // The wire formats of the custom scalars (graph/scalar/scalar.go).

@@ -43,6 +43,14 @@ type Store interface {
 	// DeleteIdempotencyKeysBefore forgets up to limit keys older than cutoff.
 	DeleteIdempotencyKeysBefore(ctx context.Context, cutoff time.Time, limit int) (int, error)
 
+	// FindPersistedQuery returns the GraphQL document registered under hash
+	// (models.ErrNotFound if none); SavePersistedQuery registers one or
+	// refreshes its registration time; DeletePersistedQueries forgets up to
+	// limit registered before cutoff or beyond the keep newest.
+	FindPersistedQuery(ctx context.Context, hash string) (string, error)
+	SavePersistedQuery(ctx context.Context, q *models.PersistedQuery) error
+	DeletePersistedQueries(ctx context.Context, cutoff time.Time, keep, limit int) (int, error)
+
 	// DeleteSession removes a session and its messages.
 	DeleteSession(ctx context.Context, id uuid.UUID) error
 

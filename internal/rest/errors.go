@@ -3,7 +3,6 @@ package rest
 import (
 	"encoding/json"
 	"errors"
-	"log/slog"
 	"net/http"
 
 	"sessionhub/models"
@@ -21,6 +20,7 @@ var statusByCode = map[models.Code]int{
 	models.CodeRateLimited:          http.StatusTooManyRequests,
 	models.CodeIdempotencyConflict:  http.StatusUnprocessableEntity,
 	models.CodeUnavailable:          http.StatusServiceUnavailable,
+	models.CodeUntrustedDocument:    http.StatusBadRequest, // GraphQL only
 	models.CodeInternal:             http.StatusInternalServerError,
 }
 
@@ -50,7 +50,7 @@ func badRequest(message string) error { return requestErr(http.StatusBadRequest,
 
 // writeError answers with err's status and body. Internal errors are logged
 // and replaced by a generic sentence.
-func writeError(w http.ResponseWriter, r *http.Request, log *slog.Logger, err error) {
+func (h *Handler) writeError(w http.ResponseWriter, r *http.Request, err error) {
 	var appErr *models.Error
 	status := http.StatusInternalServerError
 	if reqErr, ok := errors.AsType[*requestError](err); ok {
@@ -63,18 +63,18 @@ func writeError(w http.ResponseWriter, r *http.Request, log *slog.Logger, err er
 		}
 	}
 	if appErr.Code == models.CodeInternal && !errors.Is(err, r.Context().Err()) {
-		log.ErrorContext(r.Context(), "request failed", "method", r.Method, "path", r.URL.Path, "err", err)
+		h.log.ErrorContext(r.Context(), "request failed", "method", r.Method, "path", r.URL.Path, "err", err)
 	}
 	// An error describes this moment (a session that expired, a database
 	// that was down): no cache may keep it.
 	w.Header().Set("Cache-Control", "no-store")
-	writeJSON(w, status, errorBody{Error: appErr.Message, Details: appErr.Details, Code: appErr.Code})
+	writeJSON(w, status, h.errorEnvelope(appErr))
 }
 
 // Reject answers a request refused before it reached a handler
 // (authentication, rate limit) with the shim's error shape.
 func (h *Handler) Reject(w http.ResponseWriter, r *http.Request, status int, err error) {
-	writeError(w, r, h.log, &requestError{status: status, err: models.AsError(err)})
+	h.writeError(w, r, &requestError{status: status, err: models.AsError(err)})
 }
 
 func writeJSON(w http.ResponseWriter, status int, body any) {

@@ -15,11 +15,16 @@ type Handler struct {
 	chat    *chat.Service
 	log     *slog.Logger
 	started time.Time // for the health route's uptime
+	compat  Compat    // answer envelope (REST_COMPAT)
 }
 
 // New builds the shim over the service.
-func New(svc *chat.Service, log *slog.Logger) *Handler {
-	return &Handler{chat: svc, log: log, started: time.Now()}
+func New(svc *chat.Service, log *slog.Logger, opts ...Option) *Handler {
+	h := &Handler{chat: svc, log: log, started: time.Now()}
+	for _, opt := range opts {
+		opt(h)
+	}
+	return h
 }
 
 // Register adds the shim's routes to mux.

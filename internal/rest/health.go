@@ -31,11 +31,11 @@ func (h *Handler) health(w http.ResponseWriter, r *http.Request) {
 	case err != nil:
 		h.log.Warn("health check: database unavailable", "err", err)
 		res.Status = "unhealthy"
-		writeJSON(w, http.StatusServiceUnavailable, res)
+		h.reply(w, http.StatusServiceUnavailable, res)
 		return
 	case took > slowDatabase:
 		res.Status = "degraded"
 	}
 	res.ActiveSessions, res.ExpiringSoon = stats.Active, stats.ExpiringSoon
-	writeJSON(w, http.StatusOK, res)
+	h.reply(w, http.StatusOK, res)
 }

@@ -55,14 +55,14 @@ func (h *Handler) getMessages(w http.ResponseWriter, r *http.Request) {
 		}
 		key, err := parseBound(raw, bound.key)
 		if err != nil {
-			writeError(w, r, h.log, badRequest("Invalid pagination parameter '"+bound.name+"': Must be a valid timestamp"))
+			h.writeError(w, r, badRequest("Invalid pagination parameter '"+bound.name+"': Must be a valid timestamp"))
 			return
 		}
 		*bound.dst = &key
 	}
 	page, err := h.chat.LiveHistory(r.Context(), r.PathValue("sessionId"), req)
 	if err != nil {
-		writeError(w, r, h.log, err)
+		h.writeError(w, r, err)
 		return
 	}
 	res := historyResponse{Messages: make([]historyMessage, len(page.Messages)), HasMore: page.HasMore}
@@ -80,7 +80,7 @@ func (h *Handler) getMessages(w http.ResponseWriter, r *http.Request) {
 			After:  models.KeyOf(newest.CreatedAt, newest.ID).Cursor(),
 		}
 	}
-	writeJSON(w, http.StatusOK, res)
+	h.reply(w, http.StatusOK, res)
 }
 
 // maxEpochMillis is the end of year 9999, the last time every database stores.

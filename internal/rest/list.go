@@ -30,12 +30,12 @@ func (h *Handler) listSessions(w http.ResponseWriter, r *http.Request) {
 	page, err := h.chat.Sessions(r.Context(), chat.SessionFilter{State: new(models.SessionStateActive)},
 		models.PageArgs{First: &limit, After: q.Get("cursor")}, false)
 	if err != nil {
-		writeError(w, r, h.log, err)
+		h.writeError(w, r, err)
 		return
 	}
 	stats, err := h.chat.Stats(r.Context())
 	if err != nil {
-		writeError(w, r, h.log, err)
+		h.writeError(w, r, err)
 		return
 	}
 	res := listResponse{
@@ -50,5 +50,5 @@ func (h *Handler) listSessions(w http.ResponseWriter, r *http.Request) {
 	if page.Info.HasNextPage && page.Info.EndCursor != nil {
 		res.NextCursor = *page.Info.EndCursor
 	}
-	writeJSON(w, http.StatusOK, res)
+	h.reply(w, http.StatusOK, res)
 }

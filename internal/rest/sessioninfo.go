@@ -44,10 +44,10 @@ func newSessionInfo(s *models.Session, now time.Time) sessionInfo {
 // answerSession writes a session as SessionInfo, or the error.
 func (h *Handler) answerSession(w http.ResponseWriter, r *http.Request, s *models.Session, err error) {
 	if err != nil {
-		writeError(w, r, h.log, err)
+		h.writeError(w, r, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, newSessionInfo(s, h.chat.Now()))
+	h.reply(w, http.StatusOK, newSessionInfo(s, h.chat.Now()))
 }
 
 // getSession is GET /api/messaging/sessions/{sessionId}: a live session.
@@ -78,7 +78,7 @@ func (h *Handler) updateTimeout(w http.ResponseWriter, r *http.Request) {
 		if _, lookupErr := h.chat.LiveSession(r.Context(), id); lookupErr != nil {
 			err = lookupErr
 		}
-		writeError(w, r, h.log, err)
+		h.writeError(w, r, err)
 		return
 	}
 	s, err := h.chat.UpdateTimeout(r.Context(), id, o)
@@ -94,8 +94,8 @@ type deleteResponse struct {
 func (h *Handler) deleteSession(w http.ResponseWriter, r *http.Request) {
 	id := r.PathValue("sessionId")
 	if err := h.chat.DeleteSession(r.Context(), id); err != nil {
-		writeError(w, r, h.log, err)
+		h.writeError(w, r, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, deleteResponse{Success: true, Message: "Session " + id + " deleted successfully"})
+	h.reply(w, http.StatusOK, deleteResponse{Success: true, Message: "Session " + id + " deleted successfully"})
 }

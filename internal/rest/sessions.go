@@ -40,12 +40,12 @@ type createSessionResponse struct {
 func (h *Handler) createSession(w http.ResponseWriter, r *http.Request) {
 	var req createSessionRequest
 	if err := decodeJSON(w, r, &req); err != nil {
-		writeError(w, r, h.log, err)
+		h.writeError(w, r, err)
 		return
 	}
 	metadata, err := parseMetadata(req.Metadata)
 	if err != nil {
-		writeError(w, r, h.log, err)
+		h.writeError(w, r, err)
 		return
 	}
 	in := chat.CreateSessionInput{AgentID: deref(req.AgentID), UserID: deref(req.UserID), Metadata: metadata}
@@ -54,10 +54,10 @@ func (h *Handler) createSession(w http.ResponseWriter, r *http.Request) {
 	}
 	s, err := h.chat.CreateSession(r.Context(), in)
 	if err != nil {
-		writeError(w, r, h.log, err)
+		h.writeError(w, r, err)
 		return
 	}
-	writeJSON(w, http.StatusCreated, createSessionResponse{
+	h.reply(w, http.StatusCreated, createSessionResponse{
 		SessionID:     s.ID.String(),
 		ChannelID:     s.ID.String(),
 		AgentID:       s.AgentID.String(),
@@ -99,16 +99,16 @@ type sessionStatus struct {
 func (h *Handler) sendMessage(w http.ResponseWriter, r *http.Request) {
 	var req sendMessageRequest
 	if err := decodeJSON(w, r, &req); err != nil {
-		writeError(w, r, h.log, err)
+		h.writeError(w, r, err)
 		return
 	}
 	if req.Content == nil {
-		writeError(w, r, h.log, badRequest("Content must be a string"))
+		h.writeError(w, r, badRequest("Content must be a string"))
 		return
 	}
 	metadata, err := parseMetadata(req.Metadata)
 	if err != nil {
-		writeError(w, r, h.log, err)
+		h.writeError(w, r, err)
 		return
 	}
 	msg, err := h.chat.SendMessage(r.Context(), r.PathValue("sessionId"), models.MessageInput{
@@ -118,10 +118,10 @@ func (h *Handler) sendMessage(w http.ResponseWriter, r *http.Request) {
 		IdempotencyKey: r.Header.Get("Idempotency-Key"),
 	})
 	if err != nil {
-		writeError(w, r, h.log, err)
+		h.writeError(w, r, err)
 		return
 	}
-	writeJSON(w, http.StatusCreated, newSendMessageResponse(msg))
+	h.reply(w, http.StatusCreated, newSendMessageResponse(msg))
 }
 
 // newSendMessageResponse is the documented send body.

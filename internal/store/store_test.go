@@ -125,6 +125,7 @@ func TestSchemaMatchesModels(t *testing.T) {
 			{&models.Session{}, "sessions"},
 			{&models.Message{}, "messages"},
 			{&models.IdempotencyKey{}, "idempotency_keys"},
+			{&models.PersistedQuery{}, "persisted_queries"},
 		} {
 			t.Run(tc.table, func(t *testing.T) {
 				sch, err := schema.Parse(tc.model, &sync.Map{}, db.NamingStrategy)
@@ -251,6 +252,7 @@ func TestSchemaIndexes(t *testing.T) {
 			{&models.Session{}, "sessions", []string{"agent_id"}},
 			{&models.Session{}, "sessions", []string{"user_id"}},
 			{&models.IdempotencyKey{}, "idempotency_keys", []string{"created_at"}},
+			{&models.PersistedQuery{}, "persisted_queries", []string{"registered_at"}},
 		} {
 			t.Run(tc.table+"("+strings.Join(tc.columns, ",")+")", func(t *testing.T) {
 				all := indexes(t, db, dialect, tc.table)

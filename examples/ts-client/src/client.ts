@@ -76,6 +76,13 @@ export interface ClientOptions {
   url: string;
   /** Extra request headers, e.g. an Authorization or X-API-KEY header. */
   headers?: Record<string, string>;
+  /**
+   * Send each operation as its trusted-document hash alone
+   * (extensions.persistedQuery.sha256Hash, the hash codegen put in
+   * __meta__.hash) instead of its text: what a server started with
+   * GRAPHQL_TRUSTED_DOCUMENTS_ONLY=true requires.
+   */
+  persistedDocuments?: boolean;
 }
 
 interface GraphQLResponse<TResult> {
@@ -111,13 +118,24 @@ function operationName(document: TypedDocumentNode<unknown, never>): string {
   return 'anonymous operation';
 }
 
+/** The trusted-document hash codegen embedded in a document (persistedDocuments). */
+function documentHash(document: TypedDocumentNode<unknown, never>): string {
+  const hash = (document as { __meta__?: { hash?: unknown } }).__meta__?.hash;
+  if (typeof hash !== 'string') {
+    throw new Error(`${operationName(document)} has no __meta__.hash: run codegen with persistedDocuments`);
+  }
+  return hash;
+}
+
 export class SessionHubClient {
   readonly #url: string;
   readonly #headers: Record<string, string>;
+  readonly #persisted: boolean;
 
   constructor(options: ClientOptions) {
     this.#url = options.url;
     this.#headers = options.headers ?? {};
+    this.#persisted = options.persistedDocuments ?? false;
   }
 
   /**
@@ -137,7 +155,15 @@ export class SessionHubClient {
         Accept: 'application/graphql-response+json, application/json',
         ...this.#headers,
       },
-      body: JSON.stringify({ query: print(document), operationName: name, variables }),
+      body: JSON.stringify(
+        this.#persisted
+          ? {
+              operationName: name,
+              variables,
+              extensions: { persistedQuery: { version: 1, sha256Hash: documentHash(document) } },
+            }
+          : { query: print(document), operationName: name, variables },
+      ),
     });
     const text = await response.text();
     let body: GraphQLResponse<TResult>;

@@ -13,8 +13,8 @@ function check(condition: boolean, message: string): asserts condition {
   }
 }
 
-async function main(url: string): Promise<void> {
-  const client = new SessionHubClient({ url });
+async function main(url: string, persistedDocuments: boolean): Promise<void> {
+  const client = new SessionHubClient({ url, persistedDocuments });
 
   const agent = await client.createAgent('ts-client', { autoRenew: true });
   check((await client.getAgent(agent.id))?.name === 'ts-client', 'getAgent did not find the new agent');
@@ -66,12 +66,13 @@ async function main(url: string): Promise<void> {
   );
 }
 
+// --persisted sends trusted-document hashes instead of document texts.
 const url = process.argv[2];
 if (!url) {
-  console.error('usage: node build/src/run.js http://host:port/query');
+  console.error('usage: node build/src/run.js http://host:port/query [--persisted]');
   process.exit(2);
 }
-main(url).catch((error: unknown) => {
+main(url, process.argv[3] === '--persisted').catch((error: unknown) => {
   console.error(error);
   process.exit(1);
 });
