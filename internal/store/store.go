@@ -70,7 +70,7 @@ func Open(ctx context.Context, databaseURL string, log *slog.Logger, opts ...Opt
 		opt(&o)
 	}
 	cfg := &gorm.Config{
-		Logger:                 newGormLogger(log),
+		Logger:                 newGormLogger(log, dialect),
 		TranslateError:         true,
 		SkipDefaultTransaction: true, // every multi-statement write opens its own transaction
 	}
