@@ -284,7 +284,7 @@ func newHandler(cfg config, d deps, draining *atomic.Bool, shutdown <-chan struc
 		}
 		return "ops", pattern
 	}
-	return d.tracing.Handler(telemetry.Middleware(mux, d.metrics, log, route), route)
+	return withBodyDeadline(cfg.BodyReadTimeout, d.tracing.Handler(telemetry.Middleware(mux, d.metrics, log, route), route))
 }
 
 // withTimeout bounds a request's work; with the database's own statement

@@ -41,6 +41,7 @@ var settings = []setting{
 	{env: "SUBSCRIPTIONS_PER_CONNECTION", def: "100", usage: "open subscriptions one WebSocket connection may hold, 1..1000000"},
 	{env: "SUBSCRIPTIONS_PER_CALLER", def: "1000", usage: "open subscriptions one caller may hold on each replica, 1..1000000"},
 	{env: "REQUEST_TIMEOUT_SECONDS", def: "10", usage: "longest a request may work, 1..600 (503 after)"},
+	{env: "BODY_READ_TIMEOUT_SECONDS", def: "10", usage: "longest a request body may take to arrive, 1..600 (408 after)"},
 	{env: "SHUTDOWN_TIMEOUT_SECONDS", def: "20", usage: "how long in-flight requests may finish after SIGTERM, 1..600"},
 	{env: "AUTH_API_KEYS", usage: "comma-separated admin API keys (X-API-KEY or Authorization: Bearer); no keys and no JWT settings means no auth"},
 	{env: "AUTH_JWT_HS256_SECRET", usage: "shared secret for HS256 bearer tokens"},

@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"mime"
 	"net/http"
+	"os"
 	"time"
 
 	"github.com/99designs/gqlgen/graphql"
@@ -39,6 +40,9 @@ type Options struct {
 	MaxBodyBytes int64
 	// Shutdown closes every WebSocket connection when it closes.
 	Shutdown <-chan struct{}
+	// InitTimeout is how long a WebSocket may wait before connection_init
+	// (0: 10 s); past it the connection is closed with 4408.
+	InitTimeout time.Duration
 	// Extensions observe operations (metrics, tracing).
 	Extensions []graphql.HandlerExtension
 	// SubscriptionsPerConnection and SubscriptionsPerCaller cap open
@@ -66,12 +70,16 @@ const (
 func NewHandler(svc *chat.Service, opts Options) http.Handler {
 	resolver := &Resolver{Chat: svc, subscriptions: newSubscriptionLimits(opts)}
 	srv := handler.New(NewExecutableSchema(Config{Resolvers: resolver, Complexity: complexity()}))
+	if opts.InitTimeout <= 0 {
+		opts.InitTimeout = 10 * time.Second
+	}
 	srv.AddTransport(&transport.Websocket{
-		Implementation: transport.CoderWebsocketImplementation{
+		// A connection without connection_init in time is closed with 4408
+		// (graphql-transport-ws), by initDeadline rather than gqlgen's 1002.
+		Implementation: initDeadline{next: transport.CoderWebsocketImplementation{
 			AcceptOptions: websocket.AcceptOptions{OriginPatterns: opts.OriginPatterns},
-		},
+		}, timeout: opts.InitTimeout},
 		InitFunc:              websocketInit(opts.Auth, opts.Shutdown),
-		InitTimeout:           10 * time.Second,
 		KeepAlivePingInterval: 10 * time.Second,
 	})
 	srv.AddTransport(transport.Options{})
@@ -174,11 +182,15 @@ func limitBody(next http.Handler, limit int64) http.Handler {
 		if r.Method == http.MethodPost {
 			body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, limit))
 			if err != nil {
-				status := http.StatusBadRequest
+				status, message := http.StatusBadRequest, "Request body exceeds 131072 bytes or could not be read"
 				if _, tooLarge := errors.AsType[*http.MaxBytesError](err); tooLarge {
 					status = http.StatusRequestEntityTooLarge
 				}
-				WriteHTTPError(w, r, status, models.ErrValidation("Request body exceeds 131072 bytes or could not be read"))
+				if errors.Is(err, os.ErrDeadlineExceeded) { // the server's body read deadline
+					status, message = http.StatusRequestTimeout, "Request body did not arrive in time"
+					w.Header().Set("Connection", "close")
+				}
+				WriteHTTPError(w, r, status, models.ErrValidation(message))
 				return
 			}
 			// JSON decoding would turn a lone surrogate into U+FFFD silently;

@@ -68,6 +68,9 @@ func writeError(w http.ResponseWriter, r *http.Request, log *slog.Logger, err er
 	// An error describes this moment (a session that expired, a database
 	// that was down): no cache may keep it.
 	w.Header().Set("Cache-Control", "no-store")
+	if status == http.StatusRequestTimeout {
+		w.Header().Set("Connection", "close") // the rest of the body is not waited for
+	}
 	writeJSON(w, status, errorBody{Error: appErr.Message, Details: appErr.Details, Code: appErr.Code})
 }
 
