@@ -94,6 +94,13 @@ func loadConfig(args []string, env func(string) string, out io.Writer) (config, 
 		HS256Secret:        getenv("AUTH_JWT_HS256_SECRET"),
 		RS256PublicKeyFile: getenv("AUTH_JWT_RS256_PUBLIC_KEY_FILE"),
 	}
+	if raw := getenv("AUTH_FAILURES_PER_MINUTE"); raw != "" {
+		n, err := strconv.Atoi(raw)
+		if err != nil || n < 0 || n > 1_000_000 {
+			return config{}, fmt.Errorf("AUTH_FAILURES_PER_MINUTE=%q: must be a whole number from 0 to 1000000", raw)
+		}
+		cfg.Auth.FailuresPerMinute = n
+	}
 	cfg.AllowedOrigins = splitList(getenv("WS_ALLOWED_ORIGINS"))
 	if cfg.Port == "" {
 		cfg.Port = "8080"

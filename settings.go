@@ -44,6 +44,7 @@ var settings = []setting{
 	{env: "BODY_READ_TIMEOUT_SECONDS", def: "10", usage: "longest a request body may take to arrive, 1..600 (408 after)"},
 	{env: "SHUTDOWN_TIMEOUT_SECONDS", def: "20", usage: "how long in-flight requests may finish after SIGTERM, 1..600"},
 	{env: "AUTH_API_KEYS", usage: "comma-separated admin API keys (X-API-KEY or Authorization: Bearer); no keys and no JWT settings means no auth"},
+	{env: "AUTH_FAILURES_PER_MINUTE", def: "10", usage: "failed authentications one client address may make per minute on each replica before 429; 0 turns the limit off"},
 	{env: "AUTH_JWT_HS256_SECRET", usage: "shared secret for HS256 bearer tokens"},
 	{env: "AUTH_JWT_RS256_PUBLIC_KEY_FILE", usage: "PEM public key file for RS256 bearer tokens"},
 	{env: "WS_ALLOWED_ORIGINS", usage: "comma-separated origin host patterns allowed to open WebSockets (default: same origin)"},

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"mime"
@@ -139,13 +140,19 @@ func complexity() ComplexityRoot {
 }
 
 // websocketInit authenticates a WebSocket connection from its
-// connection_init payload (a bad one is closed with 4403), and gives the
+// connection_init payload (a bad one is closed with 4403, one from an
+// address locked out for failing too often with 4429), and gives the
 // connection a context that ends, closing it, on server shutdown.
 func websocketInit(a *auth.Authenticator, shutdown <-chan struct{}) transport.WebsocketInitFunc {
 	return func(ctx context.Context, payload transport.InitPayload) (context.Context, *transport.InitPayload, error) {
 		principal := models.Anonymous
 		if a != nil {
-			p, err := a.Authenticate(auth.FromInitPayload(payload))
+			p, err := a.AuthenticateFrom(auth.ClientAddressFrom(ctx), auth.FromInitPayload(payload))
+			if wait, locked := auth.RetryAfter(err); locked {
+				// The address failed too often (as over HTTP, 429 there).
+				ctx = transport.WithWebsocketCloseCode(ctx, 4429)
+				return transport.AppendCloseReason(ctx, fmt.Sprintf("Too many failed authentications, retry in %d s", auth.RetryAfterSeconds(wait))), nil, err
+			}
 			if err != nil {
 				ctx = transport.WithWebsocketCloseCode(ctx, 4403)
 				return transport.AppendCloseReason(ctx, "Forbidden"), nil, err
