@@ -22,7 +22,7 @@ func translate(err error) error {
 	case err == nil:
 		return nil
 	case isUnavailable(err):
-		return fmt.Errorf("%w: %w", models.ErrUnavailable(), err)
+		return fmt.Errorf("%w: %w", unavailableError(err), err)
 	case errors.Is(err, gorm.ErrRecordNotFound):
 		return models.ErrNotFound
 	case errors.Is(err, gorm.ErrDuplicatedKey):
