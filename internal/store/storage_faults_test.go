@@ -63,6 +63,29 @@ func TestSQLiteFullIsUnavailable(t *testing.T) {
 	}
 }
 
+// TestSQLiteReadOnlyIsUnavailable: writes SQLite refuses as read-only
+// (SQLITE_READONLY; here by PRAGMA query_only, since a file system cannot be
+// remounted read-only under open files, and root ignores file modes) are
+// UNAVAILABLE "read-only" and fail the write probe, until writes are
+// allowed again. A read-only file or directory at start-up is refused with
+// its path and cause (e2e TestStartupNamesStorageFaults).
+func TestSQLiteReadOnlyIsUnavailable(t *testing.T) {
+	s := testutil.OpenStore(t, store.SQLite)
+	ctx := context.Background()
+	if err := s.DB().Exec("PRAGMA query_only = ON").Error; err != nil {
+		t.Fatal(err)
+	}
+	err := s.CreateAgent(ctx, &models.Agent{ID: uuid.New(), Name: "a", CreatedAt: t0})
+	wantStorageFault(t, "a write to a read-only database", err, models.ErrStorageReadOnly())
+	wantStorageFault(t, "the write probe", s.CheckWritable(ctx), models.ErrStorageReadOnly())
+	if err := s.DB().Exec("PRAGMA query_only = OFF").Error; err != nil {
+		t.Fatal(err)
+	}
+	if err := s.CheckWritable(ctx); err != nil {
+		t.Errorf("write probe once writable: %v", err)
+	}
+}
+
 // TestPostgresReadOnlyIsUnavailable: on a PostgreSQL database that turned
 // read-only (default_transaction_read_only, as on a standby) writes are
 // UNAVAILABLE "read-only" and the write probe fails, until it is writable
