@@ -60,23 +60,12 @@ func storageFault(err error) *models.Error {
 	return nil
 }
 
-// unavailableError is the coded error of an unavailable database: the
-// storage fault's own sentence, or the general one.
-func unavailableError(err error) *models.Error {
-	if fault := storageFault(err); fault != nil {
-		return fault
-	}
-	return models.ErrUnavailable()
-}
-
-// isUnavailable reports whether err means the database could not be reached,
-// did not answer in time, or its storage refused the write (full,
-// read-only, failing), as opposed to a bad query: the request changed
-// nothing and can be retried once the database is back.
+// isUnavailable reports whether err means the database could not be reached
+// or did not answer in time, as opposed to a bad query: the request changed
+// nothing and can be retried once the database is back. (A storage fault,
+// storageFault, is told apart: its statement certainly failed, so a send
+// refused by one needs no settling of an unknown outcome.)
 func isUnavailable(err error) bool {
-	if storageFault(err) != nil {
-		return true
-	}
 	if coded, ok := errors.AsType[interface {
 		error
 		Code() int
@@ -99,13 +88,12 @@ func isUnavailable(err error) bool {
 	if pgErr, ok := errors.AsType[*pgconn.PgError](err); ok {
 		switch {
 		case strings.HasPrefix(pgErr.Code, "08"), // connection exception
-			pgErr.Code == "57014",               // query_canceled: statement_timeout
-			pgErr.Code == "57P01",               // admin_shutdown
-			pgErr.Code == "57P02",               // crash_shutdown
-			pgErr.Code == "57P03",               // cannot_connect_now
-			strings.HasPrefix(pgErr.Code, "53"), // insufficient resources: disk full, out of memory, too many connections
-			pgErr.Code == "58030",               // io_error
-			pgErr.Code == "55P03":               // lock_not_available
+			pgErr.Code == "57014", // query_canceled: statement_timeout
+			pgErr.Code == "57P01", // admin_shutdown
+			pgErr.Code == "57P02", // crash_shutdown
+			pgErr.Code == "57P03", // cannot_connect_now
+			pgErr.Code == "53300", // too_many_connections
+			pgErr.Code == "55P03": // lock_not_available
 			return true
 		}
 	}
