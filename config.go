@@ -28,6 +28,7 @@ type config struct {
 	Retention       time.Duration // 0 keeps expired sessions forever
 	ShutdownTimeout time.Duration
 	RequestTimeout  time.Duration
+	BodyReadTimeout time.Duration // a request body must arrive within it (408)
 	Auth            auth.Config
 	RateLimit       int // requests per minute per caller; 0 turns limiting off
 	// Subscription caps on this replica.
@@ -101,6 +102,13 @@ func loadConfig(args []string, env func(string) string, out io.Writer) (config, 
 		APIKeys:            splitList(getenv("AUTH_API_KEYS")),
 		HS256Secret:        getenv("AUTH_JWT_HS256_SECRET"),
 		RS256PublicKeyFile: getenv("AUTH_JWT_RS256_PUBLIC_KEY_FILE"),
+	}
+	if raw := getenv("AUTH_FAILURES_PER_MINUTE"); raw != "" {
+		n, err := strconv.Atoi(raw)
+		if err != nil || n < 0 || n > 1_000_000 {
+			return config{}, fmt.Errorf("AUTH_FAILURES_PER_MINUTE=%q: must be a whole number from 0 to 1000000", raw)
+		}
+		cfg.Auth.FailuresPerMinute = n
 	}
 	if cfg.CORSOrigins, err = parseOrigins("CORS_ALLOWED_ORIGINS", getenv("CORS_ALLOWED_ORIGINS")); err != nil {
 		return config{}, err
@@ -189,6 +197,14 @@ func loadConfig(args []string, env func(string) string, out io.Writer) (config, 
 			return config{}, fmt.Errorf("REQUEST_TIMEOUT_SECONDS=%q: must be a whole number from 1 to 600", raw)
 		}
 		cfg.RequestTimeout = time.Duration(n) * time.Second
+	}
+	cfg.BodyReadTimeout = 10 * time.Second
+	if raw := getenv("BODY_READ_TIMEOUT_SECONDS"); raw != "" {
+		n, err := strconv.Atoi(raw)
+		if err != nil || n < 1 || n > 600 {
+			return config{}, fmt.Errorf("BODY_READ_TIMEOUT_SECONDS=%q: must be a whole number from 1 to 600", raw)
+		}
+		cfg.BodyReadTimeout = time.Duration(n) * time.Second
 	}
 	if raw := getenv("SHUTDOWN_TIMEOUT_SECONDS"); raw != "" {
 		n, err := strconv.Atoi(raw)

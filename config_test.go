@@ -93,6 +93,8 @@ func TestConfigRejectsBadValues(t *testing.T) {
 		{nil, map[string]string{"GRAPHQL_PLAYGROUND": "yes please"}, `GRAPHQL_PLAYGROUND="yes please": must be true or false`},
 		{nil, map[string]string{"RATE_LIMIT_PER_MINUTE": "-1"}, `RATE_LIMIT_PER_MINUTE="-1"`},
 		{nil, map[string]string{"REQUEST_TIMEOUT_SECONDS": "0"}, `REQUEST_TIMEOUT_SECONDS="0": must be a whole number from 1 to 600`},
+		{nil, map[string]string{"AUTH_FAILURES_PER_MINUTE": "-1"}, `AUTH_FAILURES_PER_MINUTE="-1": must be a whole number from 0 to 1000000`},
+		{nil, map[string]string{"BODY_READ_TIMEOUT_SECONDS": "601"}, `BODY_READ_TIMEOUT_SECONDS="601": must be a whole number from 1 to 600`},
 		{nil, map[string]string{"SHUTDOWN_TIMEOUT_SECONDS": "soon"}, `SHUTDOWN_TIMEOUT_SECONDS="soon"`},
 		{nil, map[string]string{"SESSION_RETENTION_HOURS": "-2"}, `SESSION_RETENTION_HOURS="-2"`},
 		{nil, map[string]string{"LOG_LEVEL": "loud"}, `LOG_LEVEL="loud": must be debug, info, warn or error`},

@@ -273,8 +273,9 @@ func newHandler(cfg config, d deps, draining *atomic.Bool, shutdown <-chan struc
 		}
 		ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
 		defer cancel()
-		if err := svc.Ping(ctx); err != nil {
-			log.Warn("readiness check failed", "err", err)
+		// The database must answer and take a write (not full, not read-only).
+		if err := svc.Ready(ctx); err != nil {
+			log.Warn("readiness check failed", "err", err) // says full, read-only or down
 			writeStatus(w, http.StatusServiceUnavailable, "database unavailable")
 			return
 		}
@@ -301,7 +302,7 @@ func newHandler(cfg config, d deps, draining *atomic.Bool, shutdown <-chan struc
 		}
 		return "ops", pattern
 	}
-	return d.tracing.Handler(telemetry.Middleware(mux, d.metrics, log, route), route)
+	return withBodyDeadline(cfg.BodyReadTimeout, d.tracing.Handler(telemetry.Middleware(mux, d.metrics, log, route), route))
 }
 
 // withTimeout bounds a request's work; with the database's own statement

@@ -304,5 +304,8 @@ func TestWebSocketProtocolsAndOrigins(t *testing.T) {
 		if websocket.CloseStatus(err) == -1 && readCtx.Err() != nil {
 			t.Fatalf("still open after %s without connection_init", time.Since(start))
 		}
+		if code := websocket.CloseStatus(err); code != 4408 {
+			t.Errorf("closed with %d (%v), want 4408 (graphql-transport-ws: initialisation timeout)", code, err)
+		}
 	})
 }

@@ -5,9 +5,11 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
+	"os"
 	"time"
 
 	"github.com/99designs/gqlgen/graphql"
@@ -38,6 +40,9 @@ type Options struct {
 	MaxBodyBytes int64
 	// Shutdown closes every WebSocket connection when it closes.
 	Shutdown <-chan struct{}
+	// InitTimeout is how long a WebSocket may wait before connection_init
+	// (0: 10 s); past it the connection is closed with 4408.
+	InitTimeout time.Duration
 	// Extensions observe operations (metrics, tracing).
 	Extensions []graphql.HandlerExtension
 	// SubscriptionsPerConnection and SubscriptionsPerCaller cap open
@@ -85,20 +90,24 @@ func NewHandler(svc *chat.Service, opts Options) http.Handler {
 	if opts.KeepAlive <= 0 {
 		opts.KeepAlive = DefaultKeepAlive
 	}
+	if opts.InitTimeout <= 0 {
+		opts.InitTimeout = 10 * time.Second
+	}
 	srv.AddTransport(sseTransport{keepAlive: opts.KeepAlive, shutdown: opts.Shutdown})
 	srv.AddTransport(pushWebsocket{
 		accept:       websocket.AcceptOptions{OriginPatterns: opts.OriginPatterns},
 		init:         websocketInit(opts.Auth, opts.Shutdown),
-		initTimeout:  10 * time.Second,
+		initTimeout:  opts.InitTimeout,
 		pingInterval: opts.KeepAlive,
 		readLimit:    opts.MaxBodyBytes,
 	})
 	srv.AddTransport(&transport.Websocket{ // the legacy graphql-ws subprotocol
-		Implementation: transport.CoderWebsocketImplementation{
+		// A connection without connection_init in time is closed with 4408,
+		// by initDeadline rather than gqlgen's 1002.
+		Implementation: initDeadline{next: transport.CoderWebsocketImplementation{
 			AcceptOptions: websocket.AcceptOptions{OriginPatterns: opts.OriginPatterns},
-		},
-		InitFunc:    websocketInit(opts.Auth, opts.Shutdown),
-		InitTimeout: 10 * time.Second,
+		}, timeout: opts.InitTimeout},
+		InitFunc: websocketInit(opts.Auth, opts.Shutdown),
 		// "ka" messages (graphql-transport-ws pings come from pushWebsocket,
 		// which never drops a client for a missing "pong": one too busy to
 		// read is dropped as a slow consumer, with its reason).
@@ -172,13 +181,20 @@ func complexity() ComplexityRoot {
 }
 
 // websocketInit authenticates a WebSocket connection from its
-// connection_init payload (a bad one is closed with 4403), and gives the
+// connection_init payload (a bad one is closed with 4403, one from an
+// address locked out for failing too often with 4429), and gives the
 // connection a context that ends, closing it, on server shutdown.
 func websocketInit(a *auth.Authenticator, shutdown <-chan struct{}) transport.WebsocketInitFunc {
 	return func(ctx context.Context, payload transport.InitPayload) (context.Context, *transport.InitPayload, error) {
 		principal := models.Anonymous
 		if a != nil {
-			p, err := a.Authenticate(auth.FromInitPayload(payload))
+			p, err := a.AuthenticateFrom(auth.ClientAddressFrom(ctx), auth.FromInitPayload(payload))
+			if wait, locked := auth.RetryAfter(err); locked {
+				// The address failed too often (as over HTTP, 429 there).
+				reason := fmt.Sprintf("Too many failed authentications, retry in %d s", auth.RetryAfterSeconds(wait))
+				ctx = transport.WithWebsocketCloseCode(ctx, closeTooManyInitRequest)
+				return transport.AppendCloseReason(ctx, reason), nil, &initRefusal{closeTooManyInitRequest, reason, err}
+			}
 			if err != nil {
 				ctx = transport.WithWebsocketCloseCode(ctx, closeForbidden)
 				return transport.AppendCloseReason(ctx, "Forbidden"), nil, &initRefusal{closeForbidden, "Forbidden", err}
@@ -215,11 +231,15 @@ func limitBody(next http.Handler, limit int64) http.Handler {
 		if r.Method == http.MethodPost {
 			body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, limit))
 			if err != nil {
-				status := http.StatusBadRequest
+				status, message := http.StatusBadRequest, "Request body exceeds 131072 bytes or could not be read"
 				if _, tooLarge := errors.AsType[*http.MaxBytesError](err); tooLarge {
 					status = http.StatusRequestEntityTooLarge
 				}
-				WriteHTTPError(w, r, status, models.ErrValidation("Request body exceeds 131072 bytes or could not be read"))
+				if errors.Is(err, os.ErrDeadlineExceeded) { // the server's body read deadline
+					status, message = http.StatusRequestTimeout, "Request body did not arrive in time"
+					w.Header().Set("Connection", "close")
+				}
+				WriteHTTPError(w, r, status, models.ErrValidation(message))
 				return
 			}
 			// JSON decoding would turn a lone surrogate into U+FFFD silently;

@@ -173,6 +173,18 @@ func ErrUnavailable() *Error {
 	return newError(CodeUnavailable, "The database is unavailable, retry shortly")
 }
 
+// ErrStorageFull reports a write refused because the database's storage
+// is full (SQLite: the disk; PostgreSQL: disk_full); nothing was written.
+func ErrStorageFull() *Error {
+	return newError(CodeUnavailable, "The database's storage is full, so nothing can be written; retry later")
+}
+
+// ErrStorageReadOnly reports a write refused because the database or its
+// storage is read-only (or cannot be opened for writing); nothing was written.
+func ErrStorageReadOnly() *Error {
+	return newError(CodeUnavailable, "The database is read-only, so nothing can be written; retry later")
+}
+
 // ErrSlowConsumer ends a subscription whose client fell too far behind.
 func ErrSlowConsumer(queued int) *Error {
 	return newError(CodeSlowConsumer, "Subscription dropped: the client did not read its events fast enough",

@@ -26,6 +26,9 @@ type Config struct {
 	APIKeys            []string
 	HS256Secret        string
 	RS256PublicKeyFile string
+	// FailuresPerMinute bounds failed authentication per client address
+	// (see AuthenticateFrom); 0 leaves failures unlimited.
+	FailuresPerMinute int
 }
 
 // Authenticator checks credentials.
@@ -37,11 +40,13 @@ type Authenticator struct {
 	methods   []string
 	enabled   bool
 	parserNow func() time.Time
+	now       func() time.Time // the lockout's clock
+	lockout   *lockout         // nil: failures are not limited
 }
 
 // New builds an authenticator. It fails on an unreadable or invalid key file.
 func New(cfg Config) (*Authenticator, error) {
-	a := &Authenticator{leeway: 30 * time.Second, parserNow: time.Now}
+	a := &Authenticator{leeway: 30 * time.Second, parserNow: time.Now, now: time.Now, lockout: newLockout(cfg.FailuresPerMinute)}
 	for _, k := range cfg.APIKeys {
 		if k = strings.TrimSpace(k); k != "" {
 			a.apiKeys = append(a.apiKeys, sha256.Sum256([]byte(k)))
@@ -107,8 +112,7 @@ func (a *Authenticator) Authenticate(c Credentials) (models.Principal, error) {
 	}
 	for _, candidate := range []string{c.APIKey, c.Bearer} {
 		if candidate != "" && a.isAPIKey(candidate) {
-			sum := sha256.Sum256([]byte(candidate))
-			return models.Principal{Role: models.RoleAdmin, Scope: "key:" + hex.EncodeToString(sum[:8])}, nil
+			return models.Principal{Role: models.RoleAdmin, Scope: apiKeyScope(candidate)}, nil
 		}
 	}
 	if c.Bearer != "" && len(a.methods) > 0 {
@@ -118,6 +122,14 @@ func (a *Authenticator) Authenticate(c Credentials) (models.Principal, error) {
 		return models.Principal{}, models.ErrUnauthenticated("Invalid credentials")
 	}
 	return models.Principal{}, models.ErrUnauthenticated("Authentication required: send X-API-KEY or Authorization: Bearer")
+}
+
+const apiKeyScopePrefix = "key:"
+
+// apiKeyScope names the caller holding API key k without revealing it.
+func apiKeyScope(k string) string {
+	sum := sha256.Sum256([]byte(k))
+	return apiKeyScopePrefix + hex.EncodeToString(sum[:8])
 }
 
 func (a *Authenticator) isAPIKey(k string) bool {

@@ -27,8 +27,14 @@ type Gate struct {
 func (g *Gate) Wrap(next http.Handler, reject Reject) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		principal := models.Anonymous
+		addr := ClientAddress(r.RemoteAddr)
 		if !isWebSocketUpgrade(r) {
-			p, err := g.Auth.Authenticate(FromHeader(r.Header))
+			p, err := g.Auth.AuthenticateFrom(addr, FromHeader(r.Header))
+			if wait, locked := RetryAfter(err); locked {
+				w.Header().Set("Retry-After", strconv.Itoa(RetryAfterSeconds(wait)))
+				reject(w, r, http.StatusTooManyRequests, err)
+				return
+			}
 			if err != nil {
 				w.Header().Set("WWW-Authenticate", `Bearer realm="sessionhub"`)
 				reject(w, r, http.StatusUnauthorized, err)
@@ -46,7 +52,8 @@ func (g *Gate) Wrap(next http.Handler, reject Reject) http.Handler {
 			reject(w, r, http.StatusTooManyRequests, models.ErrRateLimited(seconds))
 			return
 		}
-		next.ServeHTTP(w, r.WithContext(models.WithPrincipal(r.Context(), principal)))
+		ctx := WithClientAddress(models.WithPrincipal(r.Context(), principal), addr)
+		next.ServeHTTP(w, r.WithContext(ctx))
 	})
 }
 

@@ -43,3 +43,13 @@ func (s *Service) ForgetIdempotencyKeys(ctx context.Context) (int, error) {
 
 // Ping checks that the database answers.
 func (s *Service) Ping(ctx context.Context) error { return s.store.Ping(ctx) }
+
+// Ready checks that the database answers and can commit a write, for the
+// readiness probe: a full or read-only storage is not ready. Errors:
+// UNAVAILABLE (with the storage fault's sentence), or internal.
+func (s *Service) Ready(ctx context.Context) error {
+	if err := s.store.Ping(ctx); err != nil {
+		return err
+	}
+	return s.store.CheckWritable(ctx)
+}

@@ -76,4 +76,7 @@ type Store interface {
 
 	// Ping checks that the database answers.
 	Ping(ctx context.Context) error
+	// CheckWritable checks that a write can be committed now (the storage
+	// is neither full nor read-only); it leaves nothing behind.
+	CheckWritable(ctx context.Context) error
 }

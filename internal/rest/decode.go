@@ -7,6 +7,7 @@ import (
 	"io"
 	"mime"
 	"net/http"
+	"os"
 	"strings"
 
 	"sessionhub/models"
@@ -48,6 +49,9 @@ func decodeJSON(w http.ResponseWriter, r *http.Request, dst any) error {
 func decodeError(err error) error {
 	if _, ok := errors.AsType[*http.MaxBytesError](err); ok {
 		return requestErr(http.StatusRequestEntityTooLarge, "Request body exceeds 131072 bytes")
+	}
+	if errors.Is(err, os.ErrDeadlineExceeded) { // the server's body read deadline
+		return requestErr(http.StatusRequestTimeout, "Request body did not arrive in time")
 	}
 	if typeErr, ok := errors.AsType[*json.UnmarshalTypeError](err); ok {
 		if typeErr.Field == "" {

@@ -68,6 +68,9 @@ func (h *Handler) writeError(w http.ResponseWriter, r *http.Request, err error) 
 	// An error describes this moment (a session that expired, a database
 	// that was down): no cache may keep it.
 	w.Header().Set("Cache-Control", "no-store")
+	if status == http.StatusRequestTimeout {
+		w.Header().Set("Connection", "close") // the rest of the body is not waited for
+	}
 	writeJSON(w, status, h.errorEnvelope(appErr))
 }
 

@@ -8,6 +8,7 @@ import (
 	"go/parser"
 	"go/token"
 	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -73,6 +74,7 @@ type call struct {
 	contentType        string // defaults to application/json when there is a body
 	header             http.Header
 	ctx                context.Context
+	bodyErr            error // the handler's body fails with it after body (a read deadline)
 	status             int
 	offContract        bool
 }
@@ -97,7 +99,11 @@ func (x call) request() *http.Request {
 func (c *contract) do(t *testing.T, h http.Handler, x call) reply {
 	t.Helper()
 	rec := httptest.NewRecorder()
-	h.ServeHTTP(rec, x.request())
+	served := x.request()
+	if x.bodyErr != nil {
+		served.Body = io.NopCloser(io.MultiReader(strings.NewReader(x.body), failingReader{x.bodyErr}))
+	}
+	h.ServeHTTP(rec, served)
 	res := rec.Result()
 	body, _ := io.ReadAll(res.Body)
 	res.Body = io.NopCloser(bytes.NewReader(body))
@@ -127,6 +133,13 @@ func (c *contract) do(t *testing.T, h http.Handler, x call) reply {
 	c.seen[x.method+" "+template+" "+strconv.Itoa(res.StatusCode)] = true
 	return reply{Status: res.StatusCode, Header: res.Header, Body: body}
 }
+
+// timedOut is what a body read past the server's read deadline returns.
+var timedOut = &net.OpError{Op: "read", Net: "tcp", Err: os.ErrDeadlineExceeded}
+
+type failingReader struct{ err error }
+
+func (f failingReader) Read([]byte) (int, error) { return 0, f.err }
 
 func describe[E interface{ Error() string }](errs []E) string {
 	var b strings.Builder
@@ -202,6 +215,7 @@ func TestOpenAPI(t *testing.T) {
 			{body: `{"agentId":"` + testutil.MustUUID() + `","userId":"` + user + `"}`, status: 404},
 			{body: `{"agentId":"` + s.agentID + `","userId":"` + user + `",` + padding + `}`, status: 413}, // the document cannot bound bytes
 			{body: `{}`, contentType: "text/plain", status: 415, offContract: true},
+			{body: `{"agentId":"` + s.agentID + `","userId":"` + user + `"}`, bodyErr: timedOut, status: 408},
 		} {
 			x.method, x.path = "POST", base
 			c.do(t, s.mux, x)
@@ -229,6 +243,7 @@ func TestOpenAPI(t *testing.T) {
 			{body: `{"content":"x","attachments":[` + strings.Repeat(`{"type":"a","url":"https://e.com"},`, 10) + `{"type":"a","url":"https://e.com"}]}`, status: 400, offContract: true},
 			{body: `{"content":"x",` + padding + `}`, status: 413},
 			{body: `content=x`, contentType: "application/x-www-form-urlencoded", status: 415, offContract: true},
+			{body: `{"content":"x"}`, bodyErr: timedOut, status: 408},
 		} {
 			x.method, x.path = "POST", msgs
 			c.do(t, s.mux, x)
@@ -274,6 +289,7 @@ func TestOpenAPI(t *testing.T) {
 			{body: ``, contentType: "application/json", status: 400, offContract: true}, // the body is required
 			{body: `{` + padding + `}`, status: 413},
 			{body: `timeoutMinutes=10`, contentType: "text/plain", status: 415, offContract: true},
+			{body: `{"timeoutMinutes":45}`, bodyErr: timedOut, status: 408},
 		} {
 			x.method, x.path = "PATCH", one+"/timeout"
 			c.do(t, s.mux, x)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"strings"
 	"time"
 
 	"gorm.io/gorm"
@@ -23,26 +24,86 @@ const slowQuery = 200 * time.Millisecond
 // turns into answers are not errors here: a missing row (404), a duplicate
 // key (a validation error, or an idempotency race that is retried), and a
 // caller that went away.
-func newGormLogger(log *slog.Logger) logger.Interface {
-	return quietLogger{logger.NewSlogLogger(log, logger.Config{
+func newGormLogger(log *slog.Logger, dialect Dialect) logger.Interface {
+	return quietLogger{Interface: logger.NewSlogLogger(log, logger.Config{
 		SlowThreshold:             slowQuery,
 		IgnoreRecordNotFoundError: true,
 		ParameterizedQueries:      true,
 		LogLevel:                  logger.Warn,
-	})}
+	}), dialect: dialect}
 }
 
-type quietLogger struct{ logger.Interface }
+type quietLogger struct {
+	logger.Interface
+	dialect Dialect
+}
 
 func (q quietLogger) LogMode(level logger.LogLevel) logger.Interface {
-	return quietLogger{q.Interface.LogMode(level)}
+	return quietLogger{Interface: q.Interface.LogMode(level), dialect: q.dialect}
 }
 
+// Trace logs a failed or slow statement with every literal in its text
+// replaced by "?". ParameterizedQueries alone is not enough: GORM's Scan
+// records its statement with a logger of its own that writes the bound
+// values into the text (named parameters and positional ones alike).
 func (q quietLogger) Trace(ctx context.Context, begin time.Time, fc func() (string, int64), err error) {
 	if expected(err) {
 		err = nil // still reported if it was slow
 	}
-	q.Interface.Trace(ctx, begin, fc, err)
+	q.Interface.Trace(ctx, begin, func() (string, int64) {
+		sql, rows := fc()
+		return redactLiterals(sql, q.dialect), rows
+	}, err)
+}
+
+// redactLiterals replaces the string and number literals of a statement's
+// text with "?", keeping its keywords, identifiers and placeholders ($1):
+// whatever values were written into it, none reaches the log. GORM writes
+// values in single quotes on PostgreSQL, where double quotes are
+// identifiers, and in double quotes on SQLite, where identifiers take
+// backticks; a doubled quote inside a literal is part of it.
+func redactLiterals(sql string, dialect Dialect) string {
+	var b strings.Builder
+	b.Grow(len(sql))
+	valueQuote := func(c byte) bool { return c == '\'' || (c == '"' && dialect != Postgres) }
+	identQuote := func(c byte) bool { return c == '`' || (c == '"' && dialect == Postgres) }
+	word := func(c byte) bool {
+		return c == '_' || c == '$' || c == '.' || c >= '0' && c <= '9' || c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= 0x80
+	}
+	for i := 0; i < len(sql); {
+		c := sql[i]
+		switch {
+		case valueQuote(c) || identQuote(c):
+			j := i + 1
+			for j < len(sql) {
+				if sql[j] == c {
+					if j+1 < len(sql) && sql[j+1] == c {
+						j += 2 // a doubled quote
+						continue
+					}
+					break
+				}
+				j++
+			}
+			if valueQuote(c) {
+				b.WriteByte('?')
+			} else {
+				b.WriteString(sql[i:min(j+1, len(sql))])
+			}
+			i = j + 1
+		case c >= '0' && c <= '9' && (i == 0 || !word(sql[i-1])):
+			j := i
+			for j < len(sql) && (word(sql[j]) || sql[j] == '-' || sql[j] == ':' || sql[j] == '+') {
+				j++ // digits, and the rest of an unquoted number or time
+			}
+			b.WriteByte('?')
+			i = j
+		default:
+			b.WriteByte(c)
+			i++
+		}
+	}
+	return b.String()
 }
 
 func expected(err error) bool {

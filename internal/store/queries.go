@@ -21,6 +21,8 @@ func translate(err error) error {
 	switch {
 	case err == nil:
 		return nil
+	case storageFault(err) != nil: // full or read-only: 503 with its own sentence
+		return fmt.Errorf("%w: %w", storageFault(err), err)
 	case isUnavailable(err):
 		return fmt.Errorf("%w: %w", models.ErrUnavailable(), err)
 	case errors.Is(err, gorm.ErrRecordNotFound):

@@ -5,9 +5,12 @@ package store
 
 import (
 	"context"
+	"crypto/rand"
 	"database/sql"
+	"encoding/hex"
 	"errors"
 	"fmt"
+	"io/fs"
 	"log/slog"
 	"net/url"
 	"os"
@@ -16,6 +19,7 @@ import (
 	"time"
 
 	"github.com/glebarez/sqlite"
+	"github.com/google/uuid"
 	"go.opentelemetry.io/otel/trace"
 	"gorm.io/driver/postgres"
 	"gorm.io/gorm"
@@ -78,7 +82,7 @@ func Open(ctx context.Context, databaseURL string, log *slog.Logger, opts ...Opt
 		opt(&o)
 	}
 	cfg := &gorm.Config{
-		Logger:                 newGormLogger(log),
+		Logger:                 newGormLogger(log, dialect),
 		TranslateError:         true,
 		SkipDefaultTransaction: true, // every multi-statement write opens its own transaction
 	}
@@ -87,10 +91,14 @@ func Open(ctx context.Context, databaseURL string, log *slog.Logger, opts ...Opt
 	case Postgres:
 		db, err = gorm.Open(postgres.Open(dsn), cfg)
 	case SQLite:
+		path, _, _ := strings.Cut(strings.TrimPrefix(dsn, "file:"), "?")
+		if err := checkSQLiteWritable(path); err != nil {
+			return nil, err
+		}
 		// Processes opening one new file together take turns until it is migrated.
 		unlock, lockErr := lockSQLiteFile(ctx, dsn)
 		if lockErr != nil {
-			return nil, lockErr
+			return nil, fmt.Errorf("SQLite database %s: %w", path, lockErr)
 		}
 		defer unlock()
 		db, err = gorm.Open(sqlite.Open(dsn), cfg)
@@ -124,6 +132,10 @@ func Open(ctx context.Context, databaseURL string, log *slog.Logger, opts ...Opt
 	}
 	if err := s.migrate(ctx, log); err != nil {
 		_ = sqlDB.Close()
+		if dialect == SQLite {
+			path, _, _ := strings.Cut(strings.TrimPrefix(dsn, "file:"), "?")
+			return nil, fmt.Errorf("SQLite database %s: %w", path, err)
+		}
 		return nil, err
 	}
 	return s, nil
@@ -180,6 +192,39 @@ func sqliteDSN(path string) (Dialect, string, error) {
 		"&_pragma=synchronous(NORMAL)&_txlock=immediate", nil
 }
 
+// checkSQLiteWritable fails with a sentence naming the path and the real
+// cause when SQLite could not write there: its directory (which must take
+// the -wal, -shm and lock files) or the database file is read-only, or
+// not ours. SQLite itself would report a read-only directory as "out of
+// memory (14)".
+func checkSQLiteWritable(path string) error {
+	dir := filepath.Dir(path)
+	probe, err := os.CreateTemp(dir, ".sessionhub-write-check-*")
+	if err != nil {
+		return fmt.Errorf("SQLite database %s: the directory %s is not writable (SQLite keeps its -wal, -shm and lock files beside the database): %w", path, dir, cause(err))
+	}
+	_ = probe.Close()
+	_ = os.Remove(probe.Name())
+	file, err := os.OpenFile(path, os.O_RDWR, 0)
+	switch {
+	case err == nil:
+		return file.Close()
+	case errors.Is(err, fs.ErrNotExist):
+		return nil // created on open
+	default:
+		return fmt.Errorf("SQLite database %s: the file is not writable: %w", path, cause(err))
+	}
+}
+
+// cause is the operating system's reason inside a path error ("read-only
+// file system"), the path being named by the caller already.
+func cause(err error) error {
+	if pathErr, ok := errors.AsType[*fs.PathError](err); ok {
+		return pathErr.Err
+	}
+	return err
+}
+
 // Dialect tells which database this store runs on.
 func (s *Store) Dialect() Dialect { return s.dialect }
 
@@ -193,6 +238,25 @@ func (s *Store) Ping(ctx context.Context) error {
 		return err
 	}
 	return sqlDB.PingContext(ctx)
+}
+
+// CheckWritable commits a write that leaves nothing behind: one transaction
+// inserts an agent row with 8 KiB of incompressible text in its name (new
+// pages on SQLite, TOAST on PostgreSQL) and deletes it again. It fails, as a
+// send would, when the storage is full or read-only — the readiness probe
+// turns 503 — and passes again by itself once space or write access is back.
+func (s *Store) CheckWritable(ctx context.Context) error {
+	noise := make([]byte, 4096)
+	_, _ = rand.Read(noise)
+	id := uuid.NewString()
+	err := s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+		if err := tx.Exec("INSERT INTO agents (id, name, created_at) VALUES (?, ?, ?)",
+			id, "readiness probe "+hex.EncodeToString(noise), time.Unix(0, 0).UTC()).Error; err != nil {
+			return err
+		}
+		return tx.Exec("DELETE FROM agents WHERE id = ?", id).Error
+	})
+	return translate(err)
 }
 
 // Close releases the connections.
