@@ -117,7 +117,7 @@ func NewHandler(svc *chat.Service, opts Options) http.Handler {
 	srv.AddTransport(getTransport{})
 	// @defer: a POST that accepts multipart/mixed (Apollo Client, urql) gets
 	// the initial result and each deferred fragment as parts.
-	srv.AddTransport(transport.MultipartMixed{})
+	srv.AddTransport(deferTransport{})
 	srv.AddTransport(postTransport{})
 
 	srv.SetQueryCache(lru.New[*ast.QueryDocument](1000))

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/99designs/gqlgen/graphql"
+	"github.com/99designs/gqlgen/graphql/handler/transport"
 	"github.com/vektah/gqlparser/v2/ast"
 	"github.com/vektah/gqlparser/v2/gqlerror"
 )
@@ -105,6 +106,49 @@ func prefersEventStream(r *http.Request) bool {
 		}
 	}
 	return false
+}
+
+// acceptsIncremental reports whether r accepts the incremental delivery of
+// @defer (multipart/mixed, as Apollo Client and urql send it), and not as a
+// multipart subscription (subscriptionSpec), which is refused like any
+// plain-HTTP subscription.
+func acceptsIncremental(r *http.Request) bool {
+	accepted := false
+	for part := range strings.SplitSeq(r.Header.Get("Accept"), ",") {
+		mediaType, params, err := mime.ParseMediaType(strings.TrimSpace(part))
+		if err == nil && mediaType == "multipart/mixed" {
+			if params["subscriptionspec"] != "" {
+				return false
+			}
+			accepted = true
+		}
+	}
+	return accepted
+}
+
+// deferTransport answers a document that defers fragments with
+// multipart/mixed parts (gqlgen's transport), when the client accepts them;
+// every other request it is offered is answered as one JSON result, so a
+// client that merely lists multipart/mixed (urql) gets JSON for plain
+// queries.
+type deferTransport struct{ transport.MultipartMixed }
+
+func (t deferTransport) Supports(r *http.Request) bool {
+	return acceptsIncremental(r) && !prefersEventStream(r) && t.MultipartMixed.Supports(r)
+}
+
+func (t deferTransport) Do(w http.ResponseWriter, r *http.Request, exec graphql.GraphExecutor) {
+	body, err := io.ReadAll(r.Body) // already read and bounded by limitBody
+	if err != nil {
+		refuseBody(r.Context(), w, exec, badRequest("The request body could not be read", nil), 0)
+		return
+	}
+	r.Body = io.NopCloser(bytes.NewReader(body))
+	if !bytes.Contains(body, []byte("@defer")) {
+		postTransport{}.Do(w, r, exec)
+		return
+	}
+	t.MultipartMixed.Do(w, r, exec)
 }
 
 // IsEventStream reports whether r asks for a Server-Sent Events answer, a
