@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"net/url"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -248,7 +247,7 @@ func chromiumPath(t *testing.T) string {
 	if _, err := os.Stat(debian); err == nil {
 		return debian
 	}
-	err := installChromium(t)
+	err := aptInstall(t, "chromium", "fonts-liberation")
 	if err == nil {
 		if _, err = os.Stat(debian); err == nil {
 			return debian
@@ -260,40 +259,6 @@ func chromiumPath(t *testing.T) string {
 	}
 	t.Skip(msg + " (run `apt-get install -y chromium` as root; under CI=true this is a failure)")
 	return ""
-}
-
-func installChromium(t *testing.T) error {
-	if os.Geteuid() != 0 {
-		return fmt.Errorf("not root, so apt-get cannot install it")
-	}
-	if _, err := exec.LookPath("apt-get"); err != nil {
-		return err
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Minute)
-	defer cancel()
-	apt := func(args ...string) error {
-		cmd := exec.CommandContext(ctx, "apt-get", append([]string{"-o", "DPkg::Lock::Timeout=600"}, args...)...)
-		cmd.Env = append(os.Environ(), "DEBIAN_FRONTEND=noninteractive")
-		out, err := cmd.CombinedOutput()
-		if err != nil {
-			tail := out[max(0, len(out)-2000):]
-			return fmt.Errorf("apt-get %s: %v\n%s", strings.Join(args, " "), err, tail)
-		}
-		return nil
-	}
-	t.Log("installing chromium with apt-get")
-	start := time.Now()
-	install := []string{"install", "-y", "--no-install-recommends", "chromium", "fonts-liberation"}
-	if err := apt(install...); err != nil {
-		if err := apt("update"); err != nil {
-			return err
-		}
-		if err := apt(install...); err != nil {
-			return err
-		}
-	}
-	t.Logf("installed chromium in %s", time.Since(start).Round(time.Second))
-	return nil
 }
 
 // browser is a headless Chromium whose tabs record their console, their

@@ -288,7 +288,7 @@ type pushSubscription struct {
 	ctx       context.Context         // the operation's, for responses
 	waiting   int                     // events handed over before responses was set
 	ended     bool                    // the stream has ended
-	final     func(*pushSubscription) // the end, when it came before responses
+	endWaits  bool                    // the stream ended before responses was set
 }
 
 type pushKey struct{}
@@ -344,10 +344,10 @@ func (s *pushSubscription) run(ctx context.Context, params *graphql.RawParams) {
 		for ; s.waiting > 0; s.waiting-- {
 			s.emitLocked()
 		}
-		final := s.final
+		endWaits := s.endWaits
 		s.mu.Unlock()
-		if final != nil {
-			final(s)
+		if endWaits {
+			s.finish()
 		}
 		return
 	}
@@ -401,7 +401,7 @@ func (s *pushSubscription) emitLocked() bool {
 func (s *pushSubscription) end() {
 	s.mu.Lock()
 	if s.responses == nil {
-		s.final = (*pushSubscription).finish
+		s.endWaits = true
 		s.mu.Unlock()
 		return
 	}
