@@ -15,6 +15,8 @@ import (
 	"github.com/coder/websocket"
 	"github.com/vektah/gqlparser/v2/ast"
 	"github.com/vektah/gqlparser/v2/gqlerror"
+
+	"sessionhub/models"
 )
 
 // graphqlTransportWS is the subprotocol of the graphql-ws library
@@ -236,7 +238,7 @@ func (c *pushConnection) subscribe(m wsFrame) {
 		return
 	}
 	ctx, cancel := context.WithCancel(c.ctx)
-	sub := &pushSubscription{id: m.ID, conn: c, cancel: cancel}
+	sub := &pushSubscription{id: m.ID, conn: c, ctx: ctx, cancel: cancel}
 	c.subs[m.ID] = sub
 	c.mu.Unlock()
 
@@ -276,32 +278,49 @@ func (c *pushConnection) forget(sub *pushSubscription) {
 	sub.cancel()
 }
 
-// pushSubscription is one operation of a connection.
+// pushSubscription is one operation of a connection. A subscription whose
+// resolver takes up push delivery keeps only its validated operation between
+// events: for each event the operation is dispatched again with that event
+// (see pushTurn), so an idle subscription holds no resolver state, field
+// contexts or per-operation loaders — a few hundred bytes instead of kilobytes.
 type pushSubscription struct {
 	id     string
 	conn   *pushConnection
+	ctx    context.Context // the connection's, ending with this operation
 	cancel context.CancelFunc
 
-	mu        sync.Mutex
-	pushed    bool                    // its resolver delivers by push
-	responses graphql.ResponseHandler // set once the operation is dispatched
-	ctx       context.Context         // the operation's, for responses
-	waiting   int                     // events handed over before responses was set
-	ended     bool                    // the stream has ended
-	endWaits  bool                    // the stream ended before responses was set
+	mu     sync.Mutex                // serialises events and the end
+	op     *graphql.OperationContext // set when the resolver takes up push delivery
+	field  string                    // the subscription field's alias, for a final error
+	pushed bool                      // the resolver follows by push: run answers nothing more
+	ended  bool
+	// keepSeen: the operation selects an event's session, so the session as
+	// last read is kept in seen for a deletion event (it can no longer be read).
+	keepSeen bool
+	seen     *models.Session
 }
 
 type pushKey struct{}
 
-// pushFrom returns the push subscription a resolver may deliver through.
-func pushFrom(ctx context.Context) *pushSubscription {
-	p, _ := ctx.Value(pushKey{}).(*pushSubscription)
-	return p
+// pushTurn is what a subscription resolver finds in its context over this
+// transport: at set-up, the subscription that may take up push delivery
+// (event nil); when the operation runs again for one event, that event.
+type pushTurn struct {
+	sub   *pushSubscription
+	event *models.Event
+	links *loaders // the event run's loaders, to keep what they read
+}
+
+// pushFrom returns the push turn a subscription resolver runs in, or nil
+// over other transports.
+func pushFrom(ctx context.Context) *pushTurn {
+	t, _ := ctx.Value(pushKey{}).(*pushTurn)
+	return t
 }
 
 // run dispatches the operation. A subscription whose resolver takes up
-// push delivery (see followSession) costs no goroutine from then on; any
-// other operation is answered here, as gqlgen's transport would.
+// push delivery costs no goroutine from then on; any other operation is
+// answered here, as gqlgen's transport would.
 func (s *pushSubscription) run(ctx context.Context, params *graphql.RawParams) {
 	exec := s.conn.exec
 	rc, errs := exec.CreateOperationContext(ctx, params)
@@ -318,40 +337,19 @@ func (s *pushSubscription) run(ctx context.Context, params *graphql.RawParams) {
 	}
 	ctx = graphql.WithOperationContext(ctx, rc)
 	if rc.Operation != nil && rc.Operation.Operation == ast.Subscription {
-		ctx = context.WithValue(ctx, pushKey{}, s)
+		ctx = context.WithValue(ctx, pushKey{}, &pushTurn{sub: s})
 	}
-	var responses graphql.ResponseHandler
-	func() {
-		defer func() {
-			if r := recover(); r != nil {
-				err := rc.Recover(ctx, r)
-				var gqlErr *gqlerror.Error
-				if !errors.As(err, &gqlErr) {
-					gqlErr = gqlerror.Errorf("internal system error")
-				}
-				s.sendErrors(gqlerror.List{gqlErr})
-				s.conn.forget(s)
-			}
-		}()
-		responses, ctx = exec.DispatchOperation(ctx, rc)
-	}()
-	if responses == nil {
+	responses, ctx, ok := s.dispatch(ctx, rc)
+	if !ok {
+		s.conn.forget(s)
 		return
 	}
 	s.mu.Lock()
-	if s.pushed {
-		s.responses, s.ctx = responses, ctx
-		for ; s.waiting > 0; s.waiting-- {
-			s.emitLocked()
-		}
-		endWaits := s.endWaits
-		s.mu.Unlock()
-		if endWaits {
-			s.finish()
-		}
+	pushed := s.pushed
+	s.mu.Unlock()
+	if pushed {
 		return
 	}
-	s.mu.Unlock()
 	// Not pushed: a query, a mutation, or a refused subscription.
 	for {
 		resp := responses(ctx)
@@ -368,48 +366,100 @@ func (s *pushSubscription) run(ctx context.Context, params *graphql.RawParams) {
 	s.conn.forget(s)
 }
 
-// takePush is called by a subscription resolver that will deliver by push.
-func (s *pushSubscription) takePush() {
+// dispatch runs the operation's resolvers; a panic is answered with an
+// error message (ok false).
+func (s *pushSubscription) dispatch(ctx context.Context, rc *graphql.OperationContext) (responses graphql.ResponseHandler, _ context.Context, ok bool) {
+	defer func() {
+		if r := recover(); r != nil {
+			err := rc.Recover(ctx, r)
+			var gqlErr *gqlerror.Error
+			if !errors.As(err, &gqlErr) {
+				gqlErr = gqlerror.Errorf("internal system error")
+			}
+			s.sendErrors(gqlerror.List{gqlErr})
+			ok = false
+		}
+	}()
+	responses, ctx = s.conn.exec.DispatchOperation(ctx, rc)
+	return responses, ctx, responses != nil
+}
+
+// prepare is called by a subscription resolver about to follow its events
+// by push, before the first can arrive: each event runs the operation again.
+func (t *pushTurn) prepare(ctx context.Context) {
+	s := t.sub
+	s.mu.Lock()
+	s.op, s.field = graphql.GetOperationContext(ctx), graphql.GetFieldContext(ctx).Field.Alias
+	s.keepSeen = selectsSession(ctx)
+	s.mu.Unlock()
+}
+
+// selectsSession reports whether the subscription field's selection asks
+// for an event's session.
+func selectsSession(ctx context.Context) bool {
+	fields := graphql.CollectFields(graphql.GetOperationContext(ctx), graphql.GetFieldContext(ctx).Field.Selections,
+		[]string{"SessionDeletedEvent", "SessionEvent"})
+	for _, f := range fields {
+		if f.Name == "session" {
+			return true
+		}
+	}
+	return false
+}
+
+// follow says the resolver now delivers by push (see prepare). seen is the
+// session as the resolver read it; stop runs once the operation ends,
+// whoever ends it.
+func (t *pushTurn) follow(seen *models.Session, stop func()) {
+	s := t.sub
 	s.mu.Lock()
 	s.pushed = true
+	s.op.Stats = graphql.Stats{}     // the set-up's timings and extension stats: not needed again
+	if s.keepSeen && s.seen == nil { // an event may already have brought a newer one
+		s.seen = seen
+	}
 	s.mu.Unlock()
+	context.AfterFunc(s.ctx, stop)
 }
 
-// ready says an event waits in the resolver's channel: it is turned into a
-// response and written now, on the caller's goroutine. False when the
+// remember gives an event run's loaders the session as it was last read
+// (what a deletion event shows), and keeps what they read for the next.
+// It runs inside emit, which holds the subscription's lock.
+func (t *pushTurn) remember(links *loaders) {
+	if t.sub.seen != nil {
+		links.remember(t.sub.seen)
+	}
+	t.links = links
+}
+
+// emit runs the operation for one event and sends the result. It is called
+// by the event bus's delivery goroutine, one event at a time; false when the
 // client has gone.
-func (s *pushSubscription) ready() bool {
+func (s *pushSubscription) emit(e models.Event) bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.responses == nil {
-		s.waiting++
-		return true
-	}
-	return s.emitLocked()
-}
-
-func (s *pushSubscription) emitLocked() bool {
-	resp := s.responses(s.ctx)
-	if resp == nil {
+	if s.ended || s.ctx.Err() != nil {
 		return false
 	}
-	return s.send("next", resp)
-}
-
-// end says the resolver's channel is closed: the stream ends with its
-// final error, if any, or complete.
-func (s *pushSubscription) end() {
-	s.mu.Lock()
-	if s.responses == nil {
-		s.endWaits = true
-		s.mu.Unlock()
-		return
+	turn := &pushTurn{sub: s, event: &e}
+	ctx := graphql.WithOperationContext(context.WithValue(s.ctx, pushKey{}, turn), s.op)
+	responses, ctx, ok := s.dispatch(ctx, s.op)
+	if !ok {
+		s.ended = true
+		s.conn.forget(s)
+		return false
 	}
-	s.mu.Unlock()
-	s.finish()
+	resp := responses(ctx)
+	if turn.links != nil && s.keepSeen {
+		if seen := turn.links.lastKnown(e.SessionID); seen != nil {
+			s.seen = seen
+		}
+	}
+	return resp != nil && s.send("next", resp)
 }
 
-func (s *pushSubscription) finish() {
+// end finishes a pushed stream: with its final error, or complete.
+func (s *pushSubscription) end(appErr *models.Error) {
 	s.mu.Lock()
 	if s.ended {
 		s.mu.Unlock()
@@ -417,14 +467,11 @@ func (s *pushSubscription) finish() {
 	}
 	s.ended = true
 	live := s.ctx.Err() == nil
-	var resp *graphql.Response
-	if live {
-		resp = s.responses(s.ctx) // the closed channel: nil, or the final error
-	}
+	field := s.field
 	s.mu.Unlock()
 	if live {
-		if resp != nil && len(resp.Errors) > 0 {
-			s.sendErrors(resp.Errors)
+		if appErr != nil {
+			s.sendErrors(gqlerror.List{withCode(&gqlerror.Error{Path: ast.Path{ast.PathName(field)}}, appErr)})
 		} else {
 			s.send("complete", nil)
 		}
