@@ -151,11 +151,13 @@ func ValidSubjectPrefix(prefix string) error {
 	return nil
 }
 
-// onConnect runs at the first connection. Subscribers that started before
-// it (the server was not reachable at start-up) read back what they missed.
+// onConnect runs at the first connection. If start-up stopped waiting for
+// it, subscribers may have started without the bus: they read back what
+// they missed.
 func (n *NATS) onConnect(conn *nats.Conn) {
+	late := n.started.Load() // read before NewNATS can go on
 	n.connectedOnce.Do(func() { close(n.connected) })
-	if n.started.Load() {
+	if late {
 		n.onReconnect(conn)
 	}
 }

@@ -165,6 +165,37 @@ func TestNATSRestartReadsBackTheGap(t *testing.T) {
 	r.waitMessages(t, seq(1, 6))
 }
 
+// TestNATSStartsWithoutTheServer: a replica whose NATS server is not up at
+// start-up serves anyway; once the server is up, its subscribers read back
+// what was committed meanwhile and go on live.
+func TestNATSStartsWithoutTheServer(t *testing.T) {
+	srv := natsserver.Start(t, 0)
+	srv.Stop()
+	h := &history{}
+	ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
+	defer cancel()
+	var fetches atomic.Int32
+	a, err := NewNATS(ctx, NATSConfig{URL: srv.URL()}, fetcher(h, &fetches), h.backfill, testutil.Logger())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = a.Close() })
+	session := uuid.New()
+	r := followOn(t, a, session)
+	if err := a.Publish(context.Background(), h.add(session, 1)); err != nil {
+		t.Fatal(err)
+	}
+	h.add(session, 2) // committed elsewhere while this replica had no bus
+
+	srv.Restart()
+	r.waitMessages(t, seq(1, 2))
+	b := newNATSReplica(t, srv, h, &fetches)
+	if err := b.Publish(context.Background(), h.add(session, 3)); err != nil {
+		t.Fatal(err)
+	}
+	r.waitMessages(t, seq(1, 3))
+}
+
 // TestNATSCloseFlushes: Close sends everything published before it; after
 // it Publish fails, and a second Close is harmless.
 func TestNATSCloseFlushes(t *testing.T) {

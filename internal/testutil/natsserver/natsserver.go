@@ -4,6 +4,7 @@
 package natsserver
 
 import (
+	"fmt"
 	"net"
 	"testing"
 	"time"
@@ -45,8 +46,8 @@ func (s *Server) start() {
 	s.srv = srv
 }
 
-// URL is where clients connect.
-func (s *Server) URL() string { return s.srv.ClientURL() }
+// URL is where clients connect, also while the server is stopped.
+func (s *Server) URL() string { return fmt.Sprintf("nats://%s:%d", s.opts.Host, s.opts.Port) }
 
 // Stop shuts the server down, cutting every client off.
 func (s *Server) Stop() {
