@@ -57,6 +57,7 @@ type NATS struct {
 	connected     chan struct{} // closed at the first connection
 	connectedOnce sync.Once
 	started       atomic.Bool   // NewNATS has returned: subscribers may exist
+	maxPayload    atomic.Int64  // the server's limit, kept here so that Publish never takes the connection's lock
 	connClosed    chan struct{} // closed when the connection is closed for good
 
 	// Published events wait here for the publisher goroutine, so that a send
@@ -105,6 +106,7 @@ func NewNATS(ctx context.Context, cfg NATSConfig, fetch FetchMessage, backfill B
 		nats.MaxReconnects(-1), // an event bus never gives up
 		nats.ReconnectWait(time.Second),
 		nats.PingInterval(10*time.Second), // a silently dead connection is noticed within about 30 s
+		nats.FlusherTimeout(natsWait),     // so is a stalled one, and the publisher does not wait on it for long
 		nats.DrainTimeout(natsWait),
 		nats.ConnectHandler(n.onConnect),
 		nats.ReconnectHandler(n.onReconnect),
@@ -156,6 +158,7 @@ func ValidSubjectPrefix(prefix string) error {
 // they missed.
 func (n *NATS) onConnect(conn *nats.Conn) {
 	late := n.started.Load() // read before NewNATS can go on
+	n.maxPayload.Store(conn.MaxPayload())
 	n.connectedOnce.Do(func() { close(n.connected) })
 	if late {
 		n.onReconnect(conn)
@@ -166,6 +169,7 @@ func (n *NATS) onConnect(conn *nats.Conn) {
 // while this one was away is lost, so once the server has the subscription
 // again every subscriber reads back the messages committed meanwhile.
 func (n *NATS) onReconnect(conn *nats.Conn) {
+	n.maxPayload.Store(conn.MaxPayload())
 	go func() {
 		// The subscription is re-sent before this callback; the round trip
 		// makes sure the server has it before the read-back starts.
@@ -190,7 +194,7 @@ func (n *NATS) onError(_ *nats.Conn, _ *nats.Subscription, err error) {
 // when the queue is full the events are dropped, and subscribers read the
 // messages among them back from the database when they notice the gap.
 func (n *NATS) Publish(_ context.Context, events ...models.Event) error {
-	limit := n.conn.MaxPayload()
+	limit := n.maxPayload.Load()
 	if limit <= 0 {
 		limit = 1 << 20 // not connected yet: NATS's default
 	}
