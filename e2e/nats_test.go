@@ -39,7 +39,7 @@ func startNATSReplicas(t *testing.T, n int, dbURL string, nats *natsserver.Serve
 // over NATS.
 func TestNATSCrossReplicaDelivery(t *testing.T) {
 	dbURL := testutil.DatabaseURL(t, store.Postgres)
-	nats := natsserver.Start(t, natsMaxPayload)
+	nats := natsserver.Start(t, natsserver.MaxPayload(natsMaxPayload))
 	replicas := startNATSReplicas(t, 3, dbURL, nats)
 	a, senders := replicas[0], replicas[1:]
 	sessionID := a.createSession(t, a.createAgent(t), userID)
@@ -91,7 +91,7 @@ func TestNATSCrossReplicaDelivery(t *testing.T) {
 // subscriber on each hears the warning and the expiry exactly once.
 func TestNATSLifetimeEventsOncePerReplicaSet(t *testing.T) {
 	dbURL := testutil.DatabaseURL(t, store.Postgres)
-	nats := natsserver.Start(t, 0)
+	nats := natsserver.Start(t)
 	replicas := startNATSReplicas(t, 3, dbURL, nats)
 	sessionID := replicas[0].createSession(t, replicas[0].createAgent(t), userID)
 	subs := make([]*wsClient, len(replicas))
@@ -135,7 +135,7 @@ func TestNATSLifetimeEventsOncePerReplicaSet(t *testing.T) {
 // every stored message exactly once, in order.
 func TestSubscribersMissNothingWhenNATSRestarts(t *testing.T) {
 	dbURL := testutil.DatabaseURL(t, store.Postgres)
-	nats := natsserver.Start(t, 0)
+	nats := natsserver.Start(t)
 	replicas := startNATSReplicas(t, 2, dbURL, nats)
 	a, b := replicas[0], replicas[1]
 	sessionID := b.createSession(t, b.createAgent(t), userID)
@@ -163,7 +163,7 @@ func TestSubscribersMissNothingWhenNATSRestarts(t *testing.T) {
 // TestNATSOnSQLite: one replica on SQLite with NATS_URL set delivers its
 // events to its own subscribers through NATS.
 func TestNATSOnSQLite(t *testing.T) {
-	nats := natsserver.Start(t, 0)
+	nats := natsserver.Start(t)
 	srv := startNATSReplicas(t, 1, testutil.DatabaseURL(t, store.SQLite), nats)[0]
 	sessionID := srv.createSession(t, srv.createAgent(t), userID)
 	sub, err := dialWS(t, srv, nil)

@@ -88,7 +88,8 @@ const natsWait = 5 * time.Second
 // session's events. fetch loads a message announced by id; backfill reads
 // what subscribers missed. A server that cannot be reached yet is retried in
 // the background (with a warning): replicas keep serving, and subscribers
-// here read back what they missed once it answers.
+// here read back what they missed once it answers. A server that refuses
+// the connection for good (bad credentials) is an error.
 func NewNATS(ctx context.Context, cfg NATSConfig, fetch FetchMessage, backfill Backfill, log *slog.Logger) (*NATS, error) {
 	prefix := cfg.SubjectPrefix
 	if prefix == "" {
@@ -116,7 +117,7 @@ func NewNATS(ctx context.Context, cfg NATSConfig, fetch FetchMessage, backfill B
 			}
 		}),
 		nats.ErrorHandler(n.onError),
-		nats.ClosedHandler(func(*nats.Conn) { close(n.connClosed) }),
+		nats.ClosedHandler(n.onClosed),
 	)
 	if err != nil {
 		return nil, fmt.Errorf("pubsub: NATS: %w", err)
@@ -134,6 +135,10 @@ func NewNATS(ctx context.Context, cfg NATSConfig, fetch FetchMessage, backfill B
 		if err := conn.FlushTimeout(natsWait); err != nil {
 			log.Warn("pubsub: NATS subscription not confirmed yet; continuing", "err", err)
 		}
+	case <-n.connClosed: // refused for good, e.g. bad credentials: a configuration error
+		err := conn.LastError()
+		_ = n.Close()
+		return nil, fmt.Errorf("pubsub: NATS: %w", err)
 	case <-time.After(natsWait):
 		log.Warn("pubsub: NATS not reachable yet; retrying in the background, events of other replicas reach this one once it connects")
 	case <-ctx.Done():
@@ -176,6 +181,18 @@ func (n *NATS) onReconnect(conn *nats.Conn) {
 		_ = conn.FlushTimeout(natsWait)
 		n.Resync()
 	}()
+}
+
+// onClosed runs once the connection is closed for good: after Close, or
+// when the client gave up (the server refused the credentials).
+func (n *NATS) onClosed(conn *nats.Conn) {
+	n.closing.RLock()
+	closed := n.closed
+	n.closing.RUnlock()
+	if !closed && n.started.Load() {
+		n.log.Error("pubsub: the NATS connection was closed and will not reconnect; events no longer cross replicas until this replica restarts", "err", conn.LastError())
+	}
+	close(n.connClosed)
 }
 
 // onError hears asynchronous errors; a slow-consumer error means the client

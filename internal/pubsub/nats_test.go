@@ -66,7 +66,7 @@ func followOn(t *testing.T, bus Bus, session uuid.UUID) *recorder {
 // the subscribers of both, once each and in order, other events included,
 // and each replica subscribes once, to every session.
 func TestNATSDeliversAcrossReplicas(t *testing.T) {
-	srv := natsserver.Start(t, 0)
+	srv := natsserver.Start(t)
 	h := &history{}
 	var fetches atomic.Int32
 	a, b := newNATSReplica(t, srv, h, &fetches), newNATSReplica(t, srv, h, &fetches)
@@ -108,7 +108,7 @@ func TestNATSDeliversAcrossReplicas(t *testing.T) {
 // TestNATSLargeMessagesTravelByID: a message event larger than the server
 // accepts leaves without the message, and each replica fetches it once.
 func TestNATSLargeMessagesTravelByID(t *testing.T) {
-	srv := natsserver.Start(t, 4096)
+	srv := natsserver.Start(t, natsserver.MaxPayload(4096))
 	h := &history{}
 	var fetches atomic.Int32
 	a, b := newNATSReplica(t, srv, h, &fetches), newNATSReplica(t, srv, h, &fetches)
@@ -140,7 +140,7 @@ func TestNATSLargeMessagesTravelByID(t *testing.T) {
 // subscriber once it is back although no later message reveals them; then
 // live delivery goes on, each message once, in order.
 func TestNATSRestartReadsBackTheGap(t *testing.T) {
-	srv := natsserver.Start(t, 0)
+	srv := natsserver.Start(t)
 	h := &history{}
 	var fetches atomic.Int32
 	a, b := newNATSReplica(t, srv, h, &fetches), newNATSReplica(t, srv, h, &fetches)
@@ -169,7 +169,7 @@ func TestNATSRestartReadsBackTheGap(t *testing.T) {
 // start-up serves anyway; once the server is up, its subscribers read back
 // what was committed meanwhile and go on live.
 func TestNATSStartsWithoutTheServer(t *testing.T) {
-	srv := natsserver.Start(t, 0)
+	srv := natsserver.Start(t)
 	srv.Stop()
 	h := &history{}
 	ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
@@ -196,10 +196,33 @@ func TestNATSStartsWithoutTheServer(t *testing.T) {
 	r.waitMessages(t, seq(1, 3))
 }
 
+// TestNATSRefusedCredentialsStopStartUp: a server that refuses the
+// credentials is a configuration error, not an outage to wait out.
+func TestNATSRefusedCredentialsStopStartUp(t *testing.T) {
+	srv := natsserver.Start(t, natsserver.User("sessionhub", "right"))
+	h := &history{}
+	var fetches atomic.Int32
+	u := strings.Replace(srv.URL(), "nats://", "nats://sessionhub:wrong@", 1)
+	n, err := NewNATS(context.Background(), NATSConfig{URL: u}, fetcher(h, &fetches), h.backfill, testutil.Logger())
+	if err == nil {
+		_ = n.Close()
+		t.Fatal("NewNATS with refused credentials succeeded")
+	}
+	if !strings.Contains(err.Error(), "Authorization") {
+		t.Errorf("error %q does not say the credentials were refused", err)
+	}
+	u = strings.Replace(srv.URL(), "nats://", "nats://sessionhub:right@", 1)
+	n, err = NewNATS(context.Background(), NATSConfig{URL: u}, fetcher(h, &fetches), h.backfill, testutil.Logger())
+	if err != nil {
+		t.Fatal(err)
+	}
+	_ = n.Close()
+}
+
 // TestNATSCloseFlushes: Close sends everything published before it; after
 // it Publish fails, and a second Close is harmless.
 func TestNATSCloseFlushes(t *testing.T) {
-	srv := natsserver.Start(t, 0)
+	srv := natsserver.Start(t)
 	h := &history{}
 	var fetches atomic.Int32
 	a, b := newNATSReplica(t, srv, h, &fetches), newNATSReplica(t, srv, h, &fetches)
@@ -229,7 +252,7 @@ func TestNATSCloseFlushes(t *testing.T) {
 // TestNATSPublishDoesNotWaitForTheServer: with the server down, publishing
 // returns at once, dropping what does not fit in the outbox.
 func TestNATSPublishDoesNotWaitForTheServer(t *testing.T) {
-	srv := natsserver.Start(t, 0)
+	srv := natsserver.Start(t)
 	h := &history{}
 	var fetches atomic.Int32
 	a := newNATSReplica(t, srv, h, &fetches)

@@ -20,12 +20,25 @@ type Server struct {
 	srv  *server.Server
 }
 
+// Option changes the server's configuration.
+type Option func(*server.Options)
+
+// MaxPayload lowers the largest message the server accepts (1 MiB by default).
+func MaxPayload(bytes int32) Option { return func(o *server.Options) { o.MaxPayload = bytes } }
+
+// User makes the server accept only this user.
+func User(name, password string) Option {
+	return func(o *server.Options) { o.Username, o.Password = name, password }
+}
+
 // Start runs a NATS server on a free loopback port, stopped when the test
-// ends. maxPayload > 0 lowers the largest message it accepts (1 MiB by
-// default).
-func Start(tb testing.TB, maxPayload int32) *Server {
+// ends.
+func Start(tb testing.TB, options ...Option) *Server {
 	tb.Helper()
-	s := &Server{tb: tb, opts: server.Options{Host: "127.0.0.1", Port: server.RANDOM_PORT, NoLog: true, NoSigs: true, MaxPayload: maxPayload}}
+	s := &Server{tb: tb, opts: server.Options{Host: "127.0.0.1", Port: server.RANDOM_PORT, NoLog: true, NoSigs: true}}
+	for _, o := range options {
+		o(&s.opts)
+	}
 	s.start()
 	s.opts.Port = s.srv.Addr().(*net.TCPAddr).Port
 	tb.Cleanup(s.Stop)
