@@ -192,9 +192,13 @@ func sweepExpired(ctx context.Context, svc *chat.Service, cfg config, log *slog.
 	}
 }
 
-// newBus picks how session events travel: LISTEN/NOTIFY between replicas on
-// PostgreSQL, in process on SQLite.
+// newBus picks how session events travel: over NATS when NATS_URL is set,
+// else LISTEN/NOTIFY between replicas on PostgreSQL, in process on SQLite.
 func newBus(ctx context.Context, cfg config, db *store.Store, log *slog.Logger) (pubsub.Bus, error) {
+	if cfg.NATS.URL != "" {
+		log.Info("session events travel over NATS", "subjects", cfg.NATS.SubjectPrefix+".*")
+		return pubsub.NewNATS(ctx, cfg.NATS, db.FindMessage, chat.Backfill(db), log)
+	}
 	if db.Dialect() != store.Postgres {
 		return pubsub.NewLocal(chat.Backfill(db)), nil
 	}
