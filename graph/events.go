@@ -82,7 +82,7 @@ func (r *subscriptionResolver) followByPush(ctx context.Context, push *pushTurn,
 		}
 		s.end(appErr)
 	}
-	sub, session, err := r.Chat.FollowSession(s.ctx, sessionID, after, s.emit, end)
+	sub, session, err := r.Chat.FollowSession(ctx, sessionID, after, s.emit, end)
 	if err != nil {
 		release()
 		return nil, err

@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/99designs/gqlgen/graphql"
@@ -238,7 +239,7 @@ func (c *pushConnection) subscribe(m wsFrame) {
 		return
 	}
 	ctx, cancel := context.WithCancel(c.ctx)
-	sub := &pushSubscription{id: m.ID, conn: c, ctx: ctx, cancel: cancel}
+	sub := &pushSubscription{id: m.ID, conn: c, cancel: cancel}
 	c.subs[m.ID] = sub
 	c.mu.Unlock()
 
@@ -254,7 +255,7 @@ func (c *pushConnection) stop(id string) {
 	delete(c.subs, id)
 	c.mu.Unlock()
 	if sub != nil {
-		sub.cancel()
+		sub.stop()
 	}
 }
 
@@ -264,7 +265,7 @@ func (c *pushConnection) stopAll() {
 	c.subs = map[string]*pushSubscription{}
 	c.mu.Unlock()
 	for _, sub := range subs {
-		sub.cancel()
+		sub.stop()
 	}
 }
 
@@ -275,7 +276,7 @@ func (c *pushConnection) forget(sub *pushSubscription) {
 		delete(c.subs, sub.id)
 	}
 	c.mu.Unlock()
-	sub.cancel()
+	sub.stop()
 }
 
 // pushSubscription is one operation of a connection. A subscription whose
@@ -284,10 +285,15 @@ func (c *pushConnection) forget(sub *pushSubscription) {
 // (see pushTurn), so an idle subscription holds no resolver state, field
 // contexts or per-operation loaders — a few hundred bytes instead of kilobytes.
 type pushSubscription struct {
-	id     string
-	conn   *pushConnection
-	ctx    context.Context // the connection's, ending with this operation
-	cancel context.CancelFunc
+	id   string
+	conn *pushConnection
+
+	// A pushed subscription keeps no context of its own: its events run in
+	// the connection's, and it ends by stop.
+	stopped atomic.Bool
+	stopMu  sync.Mutex
+	cancel  context.CancelFunc // ends the operation's first run; nil once it is over
+	onStop  func()             // what follow was given; nil once run
 
 	mu     sync.Mutex                // serialises events and the end
 	op     *graphql.OperationContext // set when the resolver takes up push delivery
@@ -348,6 +354,15 @@ func (s *pushSubscription) run(ctx context.Context, params *graphql.RawParams) {
 	pushed := s.pushed
 	s.mu.Unlock()
 	if pushed {
+		// The first run's context is not needed any more: nothing of it
+		// stays with the subscription.
+		s.stopMu.Lock()
+		cancel := s.cancel
+		s.cancel = nil
+		s.stopMu.Unlock()
+		if cancel != nil {
+			cancel()
+		}
 		return
 	}
 	// Not pushed: a query, a mutation, or a refused subscription.
@@ -390,18 +405,32 @@ func (t *pushTurn) prepare(ctx context.Context) {
 	s := t.sub
 	s.mu.Lock()
 	s.op, s.field = graphql.GetOperationContext(ctx), graphql.GetFieldContext(ctx).Field.Alias
-	s.keepSeen = selectsSession(ctx)
+	s.keepSeen = selectsSession(graphql.GetFieldContext(ctx).Field.Selections)
 	s.mu.Unlock()
 }
 
-// selectsSession reports whether the subscription field's selection asks
-// for an event's session.
-func selectsSession(ctx context.Context) bool {
-	fields := graphql.CollectFields(graphql.GetOperationContext(ctx), graphql.GetFieldContext(ctx).Field.Selections,
-		[]string{"SessionDeletedEvent", "SessionEvent"})
-	for _, f := range fields {
-		if f.Name == "session" {
-			return true
+// selectsSession reports whether a deletion event's session is selected:
+// directly, or through fragments on the event types. Conditions (@skip,
+// @include) are ignored: when in doubt, the session is kept. It walks the
+// selection itself, leaving gqlgen's per-operation field cache empty.
+func selectsSession(set ast.SelectionSet) bool {
+	onDeletion := func(typeCondition string) bool {
+		return typeCondition == "" || typeCondition == "SessionEvent" || typeCondition == "SessionDeletedEvent"
+	}
+	for _, sel := range set {
+		switch sel := sel.(type) {
+		case *ast.Field:
+			if sel.Name == "session" {
+				return true
+			}
+		case *ast.InlineFragment:
+			if onDeletion(sel.TypeCondition) && selectsSession(sel.SelectionSet) {
+				return true
+			}
+		case *ast.FragmentSpread:
+			if d := sel.Definition; d != nil && onDeletion(d.TypeCondition) && selectsSession(d.SelectionSet) {
+				return true
+			}
 		}
 	}
 	return false
@@ -414,12 +443,40 @@ func (t *pushTurn) follow(seen *models.Session, stop func()) {
 	s := t.sub
 	s.mu.Lock()
 	s.pushed = true
-	s.op.Stats = graphql.Stats{}     // the set-up's timings and extension stats: not needed again
+	s.op = eventRun(s.op)            // without the set-up's field cache, timings and extension stats
 	if s.keepSeen && s.seen == nil { // an event may already have brought a newer one
 		s.seen = seen
 	}
 	s.mu.Unlock()
-	context.AfterFunc(s.ctx, stop)
+	s.stopMu.Lock()
+	if s.stopped.Load() { // stopped while it was set up
+		s.stopMu.Unlock()
+		stop()
+		return
+	}
+	s.onStop = stop
+	s.stopMu.Unlock()
+}
+
+// stop ends the operation: its first run's context, and what follow was
+// given. It never waits for an event being sent.
+func (s *pushSubscription) stop() {
+	s.stopped.Store(true)
+	s.stopMu.Lock()
+	cancel, onStop := s.cancel, s.onStop
+	s.cancel, s.onStop = nil, nil
+	s.stopMu.Unlock()
+	if cancel != nil {
+		cancel()
+	}
+	if onStop != nil {
+		onStop()
+	}
+}
+
+// live reports whether the operation may still send.
+func (s *pushSubscription) live() bool {
+	return !s.stopped.Load() && s.conn.ctx.Err() == nil
 }
 
 // remember gives an event run's loaders the session as it was last read
@@ -438,12 +495,13 @@ func (t *pushTurn) remember(links *loaders) {
 func (s *pushSubscription) emit(e models.Event) bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.ended || s.ctx.Err() != nil {
+	if s.ended || !s.live() {
 		return false
 	}
 	turn := &pushTurn{sub: s, event: &e}
-	ctx := graphql.WithOperationContext(context.WithValue(s.ctx, pushKey{}, turn), s.op)
-	responses, ctx, ok := s.dispatch(ctx, s.op)
+	op := eventRun(s.op)
+	ctx := graphql.WithOperationContext(context.WithValue(s.conn.ctx, pushKey{}, turn), op)
+	responses, ctx, ok := s.dispatch(ctx, op)
 	if !ok {
 		s.ended = true
 		s.conn.forget(s)
@@ -458,6 +516,25 @@ func (s *pushSubscription) emit(e models.Event) bool {
 	return resp != nil && s.send("next", resp)
 }
 
+// eventRun is the operation for one event's run: the validated operation
+// without gqlgen's field-collection cache, which would otherwise fill up in
+// the kept operation and stay for the subscription's life.
+func eventRun(op *graphql.OperationContext) *graphql.OperationContext {
+	return &graphql.OperationContext{
+		RawQuery:               op.RawQuery,
+		Variables:              op.Variables,
+		OperationName:          op.OperationName,
+		Doc:                    op.Doc,
+		Extensions:             op.Extensions,
+		Headers:                op.Headers,
+		Operation:              op.Operation,
+		DisableIntrospection:   op.DisableIntrospection,
+		RecoverFunc:            op.RecoverFunc,
+		ResolverMiddleware:     op.ResolverMiddleware,
+		RootResolverMiddleware: op.RootResolverMiddleware,
+	}
+}
+
 // end finishes a pushed stream: with its final error, or complete.
 func (s *pushSubscription) end(appErr *models.Error) {
 	s.mu.Lock()
@@ -466,7 +543,7 @@ func (s *pushSubscription) end(appErr *models.Error) {
 		return
 	}
 	s.ended = true
-	live := s.ctx.Err() == nil
+	live := s.live()
 	field := s.field
 	s.mu.Unlock()
 	if live {

@@ -265,6 +265,8 @@ func TestPushTransportDeletionShowsTheSessionAsLastSeen(t *testing.T) {
 		// it was when the subscription started.
 		"fragment": `subscription($id: ID!) { sessionEvents(sessionId: $id) { __typename ...Gone } }
 			fragment Gone on SessionDeletedEvent { session { id renewalCount } }`,
+		"inline": `subscription($id: ID!) { sessionEvents(sessionId: $id) { __typename
+			... on MessageAddedEvent { occurredAt } ... on SessionDeletedEvent { session { id renewalCount } } } }`,
 		// Nothing asks for it: nothing is kept, and the events still come.
 		"none": `subscription($id: ID!) { sessionEvents(sessionId: $id) { __typename } }`,
 	}
@@ -327,6 +329,9 @@ func TestPushTransportDeletionShowsTheSessionAsLastSeen(t *testing.T) {
 	}
 	if s := deleted["fragment"].Data.SessionEvents.Session; s == nil || s.ID != sessionID || s.RenewalCount != 0 {
 		t.Errorf("fragment selection: deletion shows %+v, want the session as it was at the start", s)
+	}
+	if s := deleted["inline"].Data.SessionEvents.Session; s == nil || s.ID != sessionID || s.RenewalCount != 0 {
+		t.Errorf("inline fragment: deletion shows %+v, want the session as it was at the start", s)
 	}
 	if ev := deleted["none"].Data.SessionEvents; ev.Typename != "SessionDeletedEvent" || ev.Session != nil {
 		t.Errorf("no selection: deletion event %+v", ev)
