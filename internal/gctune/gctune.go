@@ -24,9 +24,9 @@ type Policy struct {
 	MaxPercent int
 }
 
-// Default keeps GOGC=400 up to a 10 MiB live heap and at most 40 MiB of
+// Default keeps GOGC=400 up to an 8 MiB live heap and at most 32 MiB of
 // headroom above it, never below GOGC=50.
-var Default = Policy{Headroom: 40 << 20, MinPercent: 50, MaxPercent: 400}
+var Default = Policy{Headroom: 32 << 20, MinPercent: 50, MaxPercent: 400}
 
 // Percent is the GOGC for a live heap of live bytes: the highest that keeps
 // the goal within the headroom, clamped to the policy's bounds.

@@ -11,10 +11,10 @@ func TestPercent(t *testing.T) {
 	}{
 		{"no heap yet: the highest", 0, 400},
 		{"a small heap keeps the highest", 5 * MiB, 400},
-		{"exactly the headroom over four", 10 * MiB, 400},
-		{"twenty MiB: the goal stays 40 MiB above", 20 * MiB, 200},
-		{"forty MiB: GOGC 100", 40 * MiB, 100},
-		{"sixty MiB", 60 * MiB, 66},
+		{"exactly the headroom over four", 8 * MiB, 400},
+		{"sixteen MiB: the goal stays 32 MiB above", 16 * MiB, 200},
+		{"thirty-two MiB: GOGC 100", 32 * MiB, 100},
+		{"fifty MiB", 50 * MiB, 64},
 		{"a large heap: never below the lowest", 400 * MiB, 50},
 	}
 	for _, c := range cases {
