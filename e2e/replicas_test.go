@@ -50,7 +50,9 @@ func TestReadReplicasServeReadsAndReadYourWrites(t *testing.T) {
 		return response{Status: res.StatusCode, Header: res.Header, Body: b}
 	}
 	res := as(writerKey, http.MethodPost, "/query", `{"query":"mutation { createAgent(input: {name: \"Eliza\"}) { id } }"}`)
-	var agent struct{ Data struct{ CreateAgent struct{ ID string } } }
+	var agent struct {
+		Data struct{ CreateAgent struct{ ID string } }
+	}
 	if err := json.Unmarshal(res.Body, &agent); err != nil || agent.Data.CreateAgent.ID == "" {
 		t.Fatalf("createAgent: %d %s", res.Status, res.Body)
 	}
