@@ -154,7 +154,14 @@ func openReplicas(db *gorm.DB, primary *sql.DB, cfg ReadReplicas, log *slog.Logg
 		}
 	}
 	if resolver != nil {
-		if err := db.Use(resolver); err != nil {
+		// dbresolver opens each standby with a copy of this config, which
+		// pings: a standby down at start-up must not stop the server (the
+		// probe leaves it out until it answers).
+		ping := db.Config.DisableAutomaticPing
+		db.Config.DisableAutomaticPing = true
+		err := db.Use(resolver)
+		db.Config.DisableAutomaticPing = ping
+		if err != nil {
 			r.closePools()
 			return nil, fmt.Errorf("read replicas: %w", err)
 		}

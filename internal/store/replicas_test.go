@@ -175,6 +175,10 @@ func TestReadReplicas(t *testing.T) {
 		if got := history(reader); got != 1 || where.lastTarget() != "primary" {
 			t.Fatalf("history with the standby down: %d from %s", got, where.lastTarget())
 		}
+		late := open(time.Hour) // a server starting while its standby is down starts, and reads
+		if page, err := late.ListMessages(reader, sess.ID, models.ListQuery{Limit: 10}); err != nil || len(page) != 1 {
+			t.Fatalf("history from a store opened with its standby down: %d, %v", len(page), err)
+		}
 		standby.Start()
 		waitUntil(t, "the standby back in use", func() bool {
 			return history(reader) == 1 && where.lastTarget() == "standby"
