@@ -22,7 +22,10 @@ psql = ['psql', '-h', '127.0.0.1', '-U', 'postgres', '-Atq']
 subprocess.run(psql + ['-c', f'DROP DATABASE IF EXISTS {db} WITH (FORCE)'], check=True)
 subprocess.run(psql + ['-c', f'CREATE DATABASE {db}'], check=True)
 url = f'postgres://postgres@127.0.0.1:5432/{db}?sslmode=disable'
-port = 18091
+import socket
+with socket.socket() as probe:  # a free port: never measure someone else's server
+    probe.bind(('127.0.0.1', 0))
+    port = probe.getsockname()[1]
 env = dict(os.environ, DATABASE_URL=url, RATE_LIMIT_PER_MINUTE='0', PORT=str(port))
 for kv in extra:
     k, v = kv.split('=', 1)
@@ -31,11 +34,15 @@ log = open(f'/tmp/{db}.log', 'w')
 srv = subprocess.Popen([binary], env=env, stdout=log, stderr=log)
 base = f'http://127.0.0.1:{port}'
 for _ in range(300):
+    if srv.poll() is not None:
+        sys.exit(f'{binary} exited; see its log')
     try:
         if urllib.request.urlopen(base + '/readyz', timeout=1).status == 200:
             break
     except Exception:
         time.sleep(0.1)
+else:
+    sys.exit(f'{binary} did not become ready')
 
 def cpu(pid):
     try:

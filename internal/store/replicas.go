@@ -356,14 +356,15 @@ func parseLSN(text string) (uint64, error) {
 }
 
 // standbyFailed reports whether a standby's error should be answered by
-// the primary: the standby is unreachable, or cancelled the query because
-// replay needed the rows it was reading (a recovery conflict).
+// the primary: the standby is unreachable or shutting down (class 57, 08),
+// or cancelled the query because replay needed the rows it was reading (a
+// recovery conflict, 40001).
 func standbyFailed(err error) bool {
 	if isUnavailable(err) {
 		return true
 	}
 	var pgErr *pgconn.PgError
-	return errors.As(err, &pgErr) && (pgErr.Code == "40001" || pgErr.Code == "57P04" || strings.HasPrefix(pgErr.Code, "57"))
+	return errors.As(err, &pgErr) && (pgErr.Code == "40001" || strings.HasPrefix(pgErr.Code, "57"))
 }
 
 // read runs a query that may be served by a standby (see choose), on the
