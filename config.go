@@ -11,6 +11,7 @@ import (
 
 	"sessionhub/graph"
 	"sessionhub/internal/auth"
+	"sessionhub/internal/pubsub"
 	"sessionhub/internal/rest"
 	"sessionhub/internal/store"
 	"sessionhub/internal/telemetry"
@@ -41,6 +42,7 @@ type config struct {
 	Tracing                                            telemetry.TracingConfig
 	PprofAddr                                          string
 	RESTCompat                                         rest.Compat
+	NATS                                               pubsub.NATSConfig       // URL empty: LISTEN/NOTIFY (or in process on SQLite)
 	TrustedDocuments                                   *graph.TrustedDocuments // nil: none
 	// Clamped lists settings that were out of bounds and were clamped into
 	// them (as the reference does), for a warning at start-up.
@@ -125,6 +127,10 @@ func loadConfig(args []string, env func(string) string, out io.Writer) (config, 
 			return config{}, fmt.Errorf("SUBSCRIPTION_KEEPALIVE_SECONDS=%q: must be a whole number from 1 to 600", raw)
 		}
 		cfg.KeepAlive = time.Duration(n) * time.Second
+	}
+	cfg.NATS = pubsub.NATSConfig{URL: getenv("NATS_URL"), SubjectPrefix: getenv("NATS_SUBJECT_PREFIX")}
+	if err := pubsub.ValidSubjectPrefix(cfg.NATS.SubjectPrefix); err != nil {
+		return config{}, fmt.Errorf("NATS_SUBJECT_PREFIX=%q: %w", cfg.NATS.SubjectPrefix, err)
 	}
 	if cfg.RESTCompat, err = rest.ParseCompat(getenv("REST_COMPAT")); err != nil {
 		return config{}, fmt.Errorf("REST_COMPAT=%q: %w", getenv("REST_COMPAT"), err)

@@ -72,6 +72,16 @@ func TestConfigSources(t *testing.T) {
 				t.Errorf("read replicas %+v", cfg.ReadReplicas)
 			}
 		}},
+		{"NATS: unset keeps LISTEN/NOTIFY; set, events go to per-session subjects under the prefix", nil, nil, func(t *testing.T, cfg config) {
+			if cfg.NATS.URL != "" || cfg.NATS.SubjectPrefix != "sessionhub.events" {
+				t.Errorf("NATS %+v", cfg.NATS)
+			}
+		}},
+		{"NATS URL and prefix", []string{"--nats-subject-prefix", "prod.sessionhub"}, map[string]string{"NATS_URL": "nats://127.0.0.1:4222"}, func(t *testing.T, cfg config) {
+			if cfg.NATS.URL != "nats://127.0.0.1:4222" || cfg.NATS.SubjectPrefix != "prod.sessionhub" {
+				t.Errorf("NATS %+v", cfg.NATS)
+			}
+		}},
 		{"tracing endpoint", []string{"--otel-exporter-otlp-endpoint", "http://127.0.0.1:4318"}, nil, func(t *testing.T, cfg config) {
 			if cfg.Tracing.Endpoint != "http://127.0.0.1:4318" {
 				t.Errorf("tracing %+v", cfg.Tracing)
@@ -116,6 +126,7 @@ func TestConfigRejectsBadValues(t *testing.T) {
 		{nil, map[string]string{"CORS_ALLOWED_ORIGINS": "https://app.example.com/"}, `CORS_ALLOWED_ORIGINS: "https://app.example.com/" must be * or an origin`},
 		{nil, map[string]string{"CORS_ALLOWED_ORIGINS": "http://localhost:3000, app.example.com"}, `"app.example.com" must be * or an origin`},
 		{nil, map[string]string{"CORS_ALLOWED_ORIGINS": "https://*.*.example.com"}, `"https://*.*.example.com"`},
+		{nil, map[string]string{"NATS_SUBJECT_PREFIX": "sessionhub.>"}, `NATS_SUBJECT_PREFIX="sessionhub.>": subject prefix "sessionhub.>": must be dot-separated tokens`},
 		{nil, map[string]string{"SUBSCRIPTION_KEEPALIVE_SECONDS": "0"}, `SUBSCRIPTION_KEEPALIVE_SECONDS="0": must be a whole number from 1 to 600`},
 		{nil, map[string]string{"DATABASE_READ_URLS": "sqlite:replica.db"}, `DATABASE_READ_URLS: every entry must start with postgres:// or postgresql://`},
 		{nil, map[string]string{"DATABASE_READ_MAX_LAG_MS": "5"}, `DATABASE_READ_MAX_LAG_MS="5": must be a whole number of milliseconds from 10 to 600000`},

@@ -26,6 +26,7 @@ import (
 	"sessionhub/graph"
 	"sessionhub/internal/auth"
 	"sessionhub/internal/chat"
+	"sessionhub/internal/gctune"
 	"sessionhub/internal/playground"
 	"sessionhub/internal/pubsub"
 	"sessionhub/internal/rest"
@@ -37,7 +38,7 @@ import (
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	tuneGC(os.Getenv)
+	tuneGC(ctx, os.Getenv)
 	if err := run(ctx, os.Args, os.Getenv, os.Stdout, os.Stderr); err != nil {
 		fmt.Fprintln(os.Stderr, "sessionhub:", err)
 		os.Exit(1)
@@ -46,11 +47,13 @@ func main() {
 
 // tuneGC trades memory for CPU unless GOGC or GOMEMLIMIT say otherwise. A
 // send allocates little that outlives it, and with Go's default (GOGC=100)
-// collecting it cost a tenth of the server's CPU under load; at 400 the heap
-// may grow larger between collections, and the soft limit keeps it bounded.
-func tuneGC(getenv func(string) string) {
+// collecting it cost a tenth of the server's CPU under load; up to 400 the
+// heap may grow larger between collections, but never more than a fixed
+// headroom above the live heap (gctune), so what subscriptions keep alive is
+// not multiplied; the soft limit keeps the whole bounded.
+func tuneGC(ctx context.Context, getenv func(string) string) {
 	if getenv("GOGC") == "" {
-		debug.SetGCPercent(400)
+		go gctune.Tune(ctx, gctune.Default, time.Second)
 	}
 	if getenv("GOMEMLIMIT") == "" {
 		debug.SetMemoryLimit(192 << 20)
@@ -193,9 +196,13 @@ func sweepExpired(ctx context.Context, svc *chat.Service, cfg config, log *slog.
 	}
 }
 
-// newBus picks how session events travel: LISTEN/NOTIFY between replicas on
-// PostgreSQL, in process on SQLite.
+// newBus picks how session events travel: over NATS when NATS_URL is set,
+// else LISTEN/NOTIFY between replicas on PostgreSQL, in process on SQLite.
 func newBus(ctx context.Context, cfg config, db *store.Store, log *slog.Logger) (pubsub.Bus, error) {
+	if cfg.NATS.URL != "" {
+		log.Info("session events travel over NATS", "subjects", cfg.NATS.SubjectPrefix+".*")
+		return pubsub.NewNATS(ctx, cfg.NATS, db.FindMessage, chat.Backfill(db), log)
+	}
 	if db.Dialect() != store.Postgres {
 		return pubsub.NewLocal(chat.Backfill(db)), nil
 	}

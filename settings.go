@@ -51,6 +51,8 @@ var settings = []setting{
 	{env: "AUTH_FAILURES_PER_MINUTE", def: "10", usage: "failed authentications one client address may make per minute on each replica before 429; 0 turns the limit off"},
 	{env: "AUTH_JWT_HS256_SECRET", usage: "shared secret for HS256 bearer tokens"},
 	{env: "AUTH_JWT_RS256_PUBLIC_KEY_FILE", usage: "PEM public key file for RS256 bearer tokens"},
+	{env: "NATS_URL", usage: "carry session events between replicas over NATS (nats://host:4222, a comma-separated cluster) instead of PostgreSQL LISTEN/NOTIFY; empty keeps LISTEN/NOTIFY"},
+	{env: "NATS_SUBJECT_PREFIX", def: "sessionhub.events", usage: "with NATS_URL: events of session <id> go to <prefix>.<id>"},
 	{env: "REST_COMPAT", usage: "answer envelope of the REST shim: documented (the documented bodies) or elizaos (what @elizaos/api-client unwraps)"},
 	{env: "CORS_ALLOWED_ORIGINS", usage: "comma-separated browser origins (https://app.example.com, or *) allowed to call /query, the REST shim and /openapi.json and to open WebSockets (default: same origin only)"},
 	{env: "WS_ALLOWED_ORIGINS", usage: "more origin host patterns (app.example.com) allowed to open WebSockets only, besides CORS_ALLOWED_ORIGINS"},

@@ -16,25 +16,25 @@ import (
 )
 
 // followSession serves Subscription.sessionEvents: it admits the subscription
-// (caps and rate limit), and hands the session's events to gqlgen through an
-// unbuffered channel. No goroutine of ours waits while the subscription is
-// idle: the subscription's own goroutine runs only while it has events to
-// hand over, and the client's departure is noticed by context.AfterFunc.
+// (caps and rate limit) and follows the session's events. No goroutine of
+// ours waits while the subscription is idle: over graphql-transport-ws each
+// event is pushed to the socket by the bus's delivery goroutine (see
+// pushSubscription); over other transports gqlgen's goroutine takes the
+// events from a channel, and the client's departure is noticed by
+// context.AfterFunc.
 func (r *subscriptionResolver) followSession(ctx context.Context, sessionID, after string) (<-chan model.SessionEvent, error) {
+	push := pushFrom(ctx)
+	if push != nil && push.event != nil {
+		return r.pushedEvent(ctx, push), nil
+	}
 	release, err := r.subscriptions.admit(ctx)
 	if err != nil {
 		return nil, err
 	}
-	// Over graphql-transport-ws each event is pushed to the socket by the
-	// bus's delivery goroutine (the channel holds it only for that moment);
-	// over other transports gqlgen's goroutine takes it from the channel.
-	push := pushFrom(ctx)
-	var out chan model.SessionEvent
 	if push != nil {
-		out = make(chan model.SessionEvent, 1)
-	} else {
-		out = make(chan model.SessionEvent)
+		return r.followByPush(ctx, push, release, sessionID, after)
 	}
+	out := make(chan model.SessionEvent)
 	links := loadersFrom(ctx)
 	deliver := func(e models.Event) bool {
 		if links != nil {
@@ -42,10 +42,10 @@ func (r *subscriptionResolver) followSession(ctx context.Context, sessionID, aft
 		}
 		select {
 		case out <- toModelEvent(e):
+			return true
 		case <-ctx.Done():
 			return false
 		}
-		return push == nil || push.ready()
 	}
 	end := func(why error) {
 		if err := streamError(why); err != nil {
@@ -53,17 +53,11 @@ func (r *subscriptionResolver) followSession(ctx context.Context, sessionID, aft
 			failStream(ctx, err)
 		}
 		close(out)
-		if push != nil {
-			push.end()
-		}
 	}
 	sub, session, err := r.Chat.FollowSession(ctx, sessionID, after, deliver, end)
 	if err != nil {
 		release()
 		return nil, err
-	}
-	if push != nil {
-		push.takePush()
 	}
 	if links != nil {
 		links.remember(session) // for the deleted event
@@ -73,6 +67,42 @@ func (r *subscriptionResolver) followSession(ctx context.Context, sessionID, aft
 		release()
 	})
 	return out, nil
+}
+
+// followByPush follows the session for the push transport: the bus's
+// delivery goroutine runs the operation again for each event. Nothing of
+// this run's context is kept, only the subscription's own.
+func (r *subscriptionResolver) followByPush(ctx context.Context, push *pushTurn, release func(), sessionID, after string) (<-chan model.SessionEvent, error) {
+	s := push.sub
+	push.prepare(ctx) // before the first event can arrive
+	end := func(why error) {
+		appErr := streamError(why)
+		if appErr != nil {
+			r.subscriberDropped(dropReason(appErr))
+		}
+		s.end(appErr)
+	}
+	sub, session, err := r.Chat.FollowSession(ctx, sessionID, after, s.emit, end)
+	if err != nil {
+		release()
+		return nil, err
+	}
+	push.follow(session, func() {
+		sub.Close()
+		release()
+	})
+	return make(chan model.SessionEvent), nil // never read: events are pushed
+}
+
+// pushedEvent answers one run of a pushed subscription with its event.
+func (r *subscriptionResolver) pushedEvent(ctx context.Context, push *pushTurn) <-chan model.SessionEvent {
+	if links := loadersFrom(ctx); links != nil {
+		push.remember(links)
+	}
+	out := make(chan model.SessionEvent, 1)
+	out <- toModelEvent(*push.event)
+	close(out)
+	return out
 }
 
 // streamError is what the client hears when its subscription ends for a

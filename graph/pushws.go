@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/99designs/gqlgen/graphql"
@@ -15,6 +16,8 @@ import (
 	"github.com/coder/websocket"
 	"github.com/vektah/gqlparser/v2/ast"
 	"github.com/vektah/gqlparser/v2/gqlerror"
+
+	"sessionhub/models"
 )
 
 // graphqlTransportWS is the subprotocol of the graphql-ws library
@@ -252,7 +255,7 @@ func (c *pushConnection) stop(id string) {
 	delete(c.subs, id)
 	c.mu.Unlock()
 	if sub != nil {
-		sub.cancel()
+		sub.stop()
 	}
 }
 
@@ -262,7 +265,7 @@ func (c *pushConnection) stopAll() {
 	c.subs = map[string]*pushSubscription{}
 	c.mu.Unlock()
 	for _, sub := range subs {
-		sub.cancel()
+		sub.stop()
 	}
 }
 
@@ -273,35 +276,57 @@ func (c *pushConnection) forget(sub *pushSubscription) {
 		delete(c.subs, sub.id)
 	}
 	c.mu.Unlock()
-	sub.cancel()
+	sub.stop()
 }
 
-// pushSubscription is one operation of a connection.
+// pushSubscription is one operation of a connection. A subscription whose
+// resolver takes up push delivery keeps only its validated operation between
+// events: for each event the operation is dispatched again with that event
+// (see pushTurn), so an idle subscription holds no resolver state, field
+// contexts or per-operation loaders — a few hundred bytes instead of kilobytes.
 type pushSubscription struct {
-	id     string
-	conn   *pushConnection
-	cancel context.CancelFunc
+	id   string
+	conn *pushConnection
 
-	mu        sync.Mutex
-	pushed    bool                    // its resolver delivers by push
-	responses graphql.ResponseHandler // set once the operation is dispatched
-	ctx       context.Context         // the operation's, for responses
-	waiting   int                     // events handed over before responses was set
-	ended     bool                    // the stream has ended
-	endWaits  bool                    // the stream ended before responses was set
+	// A pushed subscription keeps no context of its own: its events run in
+	// the connection's, and it ends by stop.
+	stopped atomic.Bool
+	stopMu  sync.Mutex
+	cancel  context.CancelFunc // ends the operation's first run; nil once it is over
+	onStop  func()             // what follow was given; nil once run
+
+	mu     sync.Mutex                // serialises events and the end
+	op     *graphql.OperationContext // set when the resolver takes up push delivery
+	field  string                    // the subscription field's alias, for a final error
+	pushed bool                      // the resolver follows by push: run answers nothing more
+	ended  bool
+	// keepSeen: the operation selects an event's session, so the session as
+	// last read is kept in seen for a deletion event (it can no longer be read).
+	keepSeen bool
+	seen     *models.Session
 }
 
 type pushKey struct{}
 
-// pushFrom returns the push subscription a resolver may deliver through.
-func pushFrom(ctx context.Context) *pushSubscription {
-	p, _ := ctx.Value(pushKey{}).(*pushSubscription)
-	return p
+// pushTurn is what a subscription resolver finds in its context over this
+// transport: at set-up, the subscription that may take up push delivery
+// (event nil); when the operation runs again for one event, that event.
+type pushTurn struct {
+	sub   *pushSubscription
+	event *models.Event
+	links *loaders // the event run's loaders, to keep what they read
+}
+
+// pushFrom returns the push turn a subscription resolver runs in, or nil
+// over other transports.
+func pushFrom(ctx context.Context) *pushTurn {
+	t, _ := ctx.Value(pushKey{}).(*pushTurn)
+	return t
 }
 
 // run dispatches the operation. A subscription whose resolver takes up
-// push delivery (see followSession) costs no goroutine from then on; any
-// other operation is answered here, as gqlgen's transport would.
+// push delivery costs no goroutine from then on; any other operation is
+// answered here, as gqlgen's transport would.
 func (s *pushSubscription) run(ctx context.Context, params *graphql.RawParams) {
 	exec := s.conn.exec
 	rc, errs := exec.CreateOperationContext(ctx, params)
@@ -318,40 +343,28 @@ func (s *pushSubscription) run(ctx context.Context, params *graphql.RawParams) {
 	}
 	ctx = graphql.WithOperationContext(ctx, rc)
 	if rc.Operation != nil && rc.Operation.Operation == ast.Subscription {
-		ctx = context.WithValue(ctx, pushKey{}, s)
+		ctx = context.WithValue(ctx, pushKey{}, &pushTurn{sub: s})
 	}
-	var responses graphql.ResponseHandler
-	func() {
-		defer func() {
-			if r := recover(); r != nil {
-				err := rc.Recover(ctx, r)
-				var gqlErr *gqlerror.Error
-				if !errors.As(err, &gqlErr) {
-					gqlErr = gqlerror.Errorf("internal system error")
-				}
-				s.sendErrors(gqlerror.List{gqlErr})
-				s.conn.forget(s)
-			}
-		}()
-		responses, ctx = exec.DispatchOperation(ctx, rc)
-	}()
-	if responses == nil {
+	responses, ctx, ok := s.dispatch(ctx, rc)
+	if !ok {
+		s.conn.forget(s)
 		return
 	}
 	s.mu.Lock()
-	if s.pushed {
-		s.responses, s.ctx = responses, ctx
-		for ; s.waiting > 0; s.waiting-- {
-			s.emitLocked()
-		}
-		endWaits := s.endWaits
-		s.mu.Unlock()
-		if endWaits {
-			s.finish()
+	pushed := s.pushed
+	s.mu.Unlock()
+	if pushed {
+		// The first run's context is not needed any more: nothing of it
+		// stays with the subscription.
+		s.stopMu.Lock()
+		cancel := s.cancel
+		s.cancel = nil
+		s.stopMu.Unlock()
+		if cancel != nil {
+			cancel()
 		}
 		return
 	}
-	s.mu.Unlock()
 	// Not pushed: a query, a mutation, or a refused subscription.
 	for {
 		resp := responses(ctx)
@@ -368,63 +381,174 @@ func (s *pushSubscription) run(ctx context.Context, params *graphql.RawParams) {
 	s.conn.forget(s)
 }
 
-// takePush is called by a subscription resolver that will deliver by push.
-func (s *pushSubscription) takePush() {
+// dispatch runs the operation's resolvers; a panic is answered with an
+// error message (ok false).
+func (s *pushSubscription) dispatch(ctx context.Context, rc *graphql.OperationContext) (responses graphql.ResponseHandler, _ context.Context, ok bool) {
+	defer func() {
+		if r := recover(); r != nil {
+			err := rc.Recover(ctx, r)
+			var gqlErr *gqlerror.Error
+			if !errors.As(err, &gqlErr) {
+				gqlErr = gqlerror.Errorf("internal system error")
+			}
+			s.sendErrors(gqlerror.List{gqlErr})
+			ok = false
+		}
+	}()
+	responses, ctx = s.conn.exec.DispatchOperation(ctx, rc)
+	return responses, ctx, responses != nil
+}
+
+// prepare is called by a subscription resolver about to follow its events
+// by push, before the first can arrive: each event runs the operation again.
+func (t *pushTurn) prepare(ctx context.Context) {
+	s := t.sub
+	s.mu.Lock()
+	s.op, s.field = graphql.GetOperationContext(ctx), graphql.GetFieldContext(ctx).Field.Alias
+	s.keepSeen = selectsSession(graphql.GetFieldContext(ctx).Field.Selections)
+	s.mu.Unlock()
+}
+
+// selectsSession reports whether a deletion event's session is selected:
+// directly, or through fragments on the event types. Conditions (@skip,
+// @include) are ignored: when in doubt, the session is kept. It walks the
+// selection itself, leaving gqlgen's per-operation field cache empty.
+func selectsSession(set ast.SelectionSet) bool {
+	onDeletion := func(typeCondition string) bool {
+		return typeCondition == "" || typeCondition == "SessionEvent" || typeCondition == "SessionDeletedEvent"
+	}
+	for _, sel := range set {
+		switch sel := sel.(type) {
+		case *ast.Field:
+			if sel.Name == "session" {
+				return true
+			}
+		case *ast.InlineFragment:
+			if onDeletion(sel.TypeCondition) && selectsSession(sel.SelectionSet) {
+				return true
+			}
+		case *ast.FragmentSpread:
+			if d := sel.Definition; d != nil && onDeletion(d.TypeCondition) && selectsSession(d.SelectionSet) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// follow says the resolver now delivers by push (see prepare). seen is the
+// session as the resolver read it; stop runs once the operation ends,
+// whoever ends it.
+func (t *pushTurn) follow(seen *models.Session, stop func()) {
+	s := t.sub
 	s.mu.Lock()
 	s.pushed = true
+	s.op = eventRun(s.op)            // without the set-up's field cache, timings and extension stats
+	if s.keepSeen && s.seen == nil { // an event may already have brought a newer one
+		s.seen = seen
+	}
 	s.mu.Unlock()
-}
-
-// ready says an event waits in the resolver's channel: it is turned into a
-// response and written now, on the caller's goroutine. False when the
-// client has gone.
-func (s *pushSubscription) ready() bool {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.responses == nil {
-		s.waiting++
-		return true
-	}
-	return s.emitLocked()
-}
-
-func (s *pushSubscription) emitLocked() bool {
-	resp := s.responses(s.ctx)
-	if resp == nil {
-		return false
-	}
-	return s.send("next", resp)
-}
-
-// end says the resolver's channel is closed: the stream ends with its
-// final error, if any, or complete.
-func (s *pushSubscription) end() {
-	s.mu.Lock()
-	if s.responses == nil {
-		s.endWaits = true
-		s.mu.Unlock()
+	s.stopMu.Lock()
+	if s.stopped.Load() { // stopped while it was set up
+		s.stopMu.Unlock()
+		stop()
 		return
 	}
-	s.mu.Unlock()
-	s.finish()
+	s.onStop = stop
+	s.stopMu.Unlock()
 }
 
-func (s *pushSubscription) finish() {
+// stop ends the operation: its first run's context, and what follow was
+// given. It never waits for an event being sent.
+func (s *pushSubscription) stop() {
+	s.stopped.Store(true)
+	s.stopMu.Lock()
+	cancel, onStop := s.cancel, s.onStop
+	s.cancel, s.onStop = nil, nil
+	s.stopMu.Unlock()
+	if cancel != nil {
+		cancel()
+	}
+	if onStop != nil {
+		onStop()
+	}
+}
+
+// live reports whether the operation may still send.
+func (s *pushSubscription) live() bool {
+	return !s.stopped.Load() && s.conn.ctx.Err() == nil
+}
+
+// remember gives an event run's loaders the session as it was last read
+// (what a deletion event shows), and keeps what they read for the next.
+// It runs inside emit, which holds the subscription's lock.
+func (t *pushTurn) remember(links *loaders) {
+	if t.sub.seen != nil {
+		links.remember(t.sub.seen)
+	}
+	t.links = links
+}
+
+// emit runs the operation for one event and sends the result. It is called
+// by the event bus's delivery goroutine, one event at a time; false when the
+// client has gone.
+func (s *pushSubscription) emit(e models.Event) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.ended || !s.live() {
+		return false
+	}
+	turn := &pushTurn{sub: s, event: &e}
+	op := eventRun(s.op)
+	ctx := graphql.WithOperationContext(context.WithValue(s.conn.ctx, pushKey{}, turn), op)
+	responses, ctx, ok := s.dispatch(ctx, op)
+	if !ok {
+		s.ended = true
+		s.conn.forget(s)
+		return false
+	}
+	resp := responses(ctx)
+	if turn.links != nil && s.keepSeen {
+		if seen := turn.links.lastKnown(e.SessionID); seen != nil {
+			s.seen = seen
+		}
+	}
+	return resp != nil && s.send("next", resp)
+}
+
+// eventRun is the operation for one event's run: the validated operation
+// without gqlgen's field-collection cache, which would otherwise fill up in
+// the kept operation and stay for the subscription's life.
+func eventRun(op *graphql.OperationContext) *graphql.OperationContext {
+	return &graphql.OperationContext{
+		RawQuery:               op.RawQuery,
+		Variables:              op.Variables,
+		OperationName:          op.OperationName,
+		Doc:                    op.Doc,
+		Extensions:             op.Extensions,
+		Headers:                op.Headers,
+		Operation:              op.Operation,
+		DisableIntrospection:   op.DisableIntrospection,
+		RecoverFunc:            op.RecoverFunc,
+		ResolverMiddleware:     op.ResolverMiddleware,
+		RootResolverMiddleware: op.RootResolverMiddleware,
+	}
+}
+
+// end finishes a pushed stream: with its final error, or complete.
+func (s *pushSubscription) end(appErr *models.Error) {
 	s.mu.Lock()
 	if s.ended {
 		s.mu.Unlock()
 		return
 	}
 	s.ended = true
-	live := s.ctx.Err() == nil
-	var resp *graphql.Response
-	if live {
-		resp = s.responses(s.ctx) // the closed channel: nil, or the final error
-	}
+	live := s.live()
+	field := s.field
 	s.mu.Unlock()
 	if live {
-		if resp != nil && len(resp.Errors) > 0 {
-			s.sendErrors(resp.Errors)
+		if appErr != nil {
+			s.sendErrors(gqlerror.List{withCode(&gqlerror.Error{Path: ast.Path{ast.PathName(field)}}, appErr)})
 		} else {
 			s.send("complete", nil)
 		}

@@ -30,6 +30,7 @@ func pushServer(t *testing.T) (url string, svc *chat.Service, sessionID string) 
 		initTimeout:  300 * time.Millisecond,
 		pingInterval: 200 * time.Millisecond,
 	})
+	srv.AroundOperations(withLoaders(svc))
 	srv.AroundOperations(withStreamState)
 	srv.AroundResponses(finalErrors)
 	ts := httptest.NewServer(srv)
@@ -247,5 +248,92 @@ func TestPushTransportRefusedSubscription(t *testing.T) {
 	}
 	if n := svc.Subscribers(); n != 0 {
 		t.Fatalf("%d subscribers after a refusal", n)
+	}
+}
+
+// TestPushTransportDeletionShowsTheSessionAsLastSeen: a pushed subscription
+// keeps no operation state between events but the session as it last read
+// it, and only when its selection asks for an event's session: the deletion
+// event shows that session (it can no longer be read).
+func TestPushTransportDeletionShowsTheSessionAsLastSeen(t *testing.T) {
+	url, svc, sessionID := pushServer(t)
+	conn := initialized(t, url)
+	operations := map[string]string{
+		// Every event reads the session; the deletion shows the last read.
+		"interface": `subscription($id: ID!) { sessionEvents(sessionId: $id) { __typename session { id renewalCount } } }`,
+		// Only the deletion asks for it, through a fragment: the session as
+		// it was when the subscription started.
+		"fragment": `subscription($id: ID!) { sessionEvents(sessionId: $id) { __typename ...Gone } }
+			fragment Gone on SessionDeletedEvent { session { id renewalCount } }`,
+		"inline": `subscription($id: ID!) { sessionEvents(sessionId: $id) { __typename
+			... on MessageAddedEvent { occurredAt } ... on SessionDeletedEvent { session { id renewalCount } } } }`,
+		// Nothing asks for it: nothing is kept, and the events still come.
+		"none": `subscription($id: ID!) { sessionEvents(sessionId: $id) { __typename } }`,
+	}
+	for id, query := range operations {
+		payload, _ := json.Marshal(map[string]any{"query": query, "variables": map[string]any{"id": sessionID}})
+		send(t, conn, wsFrame{ID: id, Type: "subscribe", Payload: payload})
+	}
+	for svc.Subscribers() < len(operations) {
+		time.Sleep(5 * time.Millisecond)
+	}
+	if _, err := svc.SendMessage(context.Background(), sessionID, models.MessageInput{Content: "renews"}); err != nil {
+		t.Fatal(err)
+	}
+	type result struct {
+		Data struct {
+			SessionEvents struct {
+				Typename string `json:"__typename"`
+				Session  *struct {
+					ID           string
+					RenewalCount int
+				}
+			}
+		}
+		Errors []json.RawMessage
+	}
+	var seenAtMessage int
+	deleted := map[string]result{}
+	completed := map[string]bool{}
+	for deletedSent := false; len(completed) < len(operations); {
+		m, status := receive(t, conn)
+		if status != -1 {
+			t.Fatalf("closed %d while waiting for the events", status)
+		}
+		if m.Type == "complete" {
+			completed[m.ID] = true
+			continue
+		}
+		var r result
+		if m.Type != "next" || json.Unmarshal(m.Payload, &r) != nil || len(r.Errors) > 0 {
+			t.Fatalf("%s: %s %s", m.ID, m.Type, m.Payload)
+		}
+		switch ev := r.Data.SessionEvents; {
+		case ev.Typename == "SessionDeletedEvent":
+			deleted[m.ID] = r
+		case m.ID == "interface" && ev.Typename == "MessageAddedEvent":
+			seenAtMessage = ev.Session.RenewalCount
+			if !deletedSent {
+				deletedSent = true
+				if err := svc.DeleteSession(context.Background(), sessionID); err != nil {
+					t.Fatal(err)
+				}
+			}
+		}
+	}
+	if seenAtMessage == 0 {
+		t.Fatal("the message did not renew the session: the test cannot tell a fresh read from the first")
+	}
+	if s := deleted["interface"].Data.SessionEvents.Session; s == nil || s.ID != sessionID || s.RenewalCount != seenAtMessage {
+		t.Errorf("interface selection: deletion shows %+v, want the session as read at the message (renewalCount %d)", s, seenAtMessage)
+	}
+	if s := deleted["fragment"].Data.SessionEvents.Session; s == nil || s.ID != sessionID || s.RenewalCount != 0 {
+		t.Errorf("fragment selection: deletion shows %+v, want the session as it was at the start", s)
+	}
+	if s := deleted["inline"].Data.SessionEvents.Session; s == nil || s.ID != sessionID || s.RenewalCount != 0 {
+		t.Errorf("inline fragment: deletion shows %+v, want the session as it was at the start", s)
+	}
+	if ev := deleted["none"].Data.SessionEvents; ev.Typename != "SessionDeletedEvent" || ev.Session != nil {
+		t.Errorf("no selection: deletion event %+v", ev)
 	}
 }

@@ -14,7 +14,12 @@
 // With -idle-subscriptions N, it opens N subscriptions that receive nothing
 // and reports the server's resident memory per subscription. With -fanout N
 // it follows N sessions with one subscriber each, sends -fanout-rate
-// messages a second to them, and reports delivery, latency and RSS.
+// messages a second to them (0: as fast as it can), and reports delivery,
+// latency and RSS.
+//
+// Several replicas: -url http://a,http://b,http://c sends to each in turn;
+// with -fanout the subscribers sit on the first and the sends go to the
+// others, so that every event crosses replicas.
 package main
 
 import (
@@ -31,6 +36,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/google/uuid"
@@ -38,7 +44,11 @@ import (
 )
 
 type options struct {
+	// url is the first -url: fan-out subscribers and /metrics use it;
+	// requests go to targets in turn.
 	url, db, apiKey     string
+	targets             []string
+	turn                *atomic.Uint64
 	concurrency, rounds int
 	sessions            int
 	duration, warmup    time.Duration
@@ -52,8 +62,8 @@ type options struct {
 
 func main() {
 	var o options
-	var transports string
-	flag.StringVar(&o.url, "url", "http://localhost:8080", "sessionhub base URL")
+	var transports, urls string
+	flag.StringVar(&urls, "url", "http://localhost:8080", "sessionhub base URL, or several replicas' comma-separated: requests go to each in turn (with -fanout, subscribers sit on the first and sends go to the others)")
 	flag.StringVar(&o.db, "db", "", "PostgreSQL URL of the server's database, for the raw-SQL ceiling (empty: skip it)")
 	flag.StringVar(&o.apiKey, "api-key", "", "X-API-KEY to send, when the server has AUTH_API_KEYS")
 	flag.IntVar(&o.concurrency, "c", 32, "concurrent clients")
@@ -67,8 +77,21 @@ func main() {
 	flag.IntVar(&o.idleSubscriptions, "idle-subscriptions", 0, "instead of sends, open this many idle subscriptions and report the server's RSS per subscription")
 	flag.DurationVar(&o.hold, "hold", 0, "with -idle-subscriptions: keep them open this long before measuring")
 	flag.IntVar(&o.fanOut, "fanout", 0, "instead of sends, follow this many sessions with one subscriber each and send -fanout-rate messages a second to them for -d")
-	flag.IntVar(&o.fanOutRate, "fanout-rate", 1000, "with -fanout: messages a second")
+	flag.IntVar(&o.fanOutRate, "fanout-rate", 1000, "with -fanout: messages a second; 0 sends as fast as the -c clients can")
 	flag.Parse()
+	for _, u := range strings.Split(urls, ",") {
+		if u = strings.TrimSpace(u); u != "" {
+			o.targets = append(o.targets, u)
+		}
+	}
+	if len(o.targets) == 0 {
+		fmt.Fprintln(os.Stderr, "loadgen: -url is empty")
+		os.Exit(2)
+	}
+	o.url, o.turn = o.targets[0], new(atomic.Uint64)
+	if o.fanOut > 0 && len(o.targets) > 1 {
+		o.targets = o.targets[1:]
+	}
 	o.transports = strings.Split(transports, ",")
 	if err := run(context.Background(), o); err != nil {
 		fmt.Fprintln(os.Stderr, "loadgen:", err)
@@ -84,6 +107,11 @@ type result struct {
 	poisoned, misanswered int
 	elapsed               time.Duration
 	latencies             []time.Duration
+}
+
+// target is the base URL of the next request: the -url values in turn.
+func (o options) target() string {
+	return o.targets[o.turn.Add(1)%uint64(len(o.targets))]
 }
 
 func (r result) rate() float64 { return float64(r.sends) / r.elapsed.Seconds() }
@@ -381,7 +409,7 @@ func exchange(ctx context.Context, client *http.Client, o options, path string, 
 	if err != nil {
 		return 0, nil, err
 	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, o.url+path, bytes.NewReader(b))
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, o.target()+path, bytes.NewReader(b))
 	if err != nil {
 		return 0, nil, err
 	}

@@ -33,7 +33,7 @@ FROM messages WHERE session_id = $1 ORDER BY created_at DESC, id DESC LIMIT 20`
 // the history session, session-* a random session by id.
 func readers(client *http.Client, o options, pool *pgxpool.Pool, history string, ops map[string]func(context.Context, string) error) {
 	get := func(ctx context.Context, path string) error {
-		req, err := http.NewRequestWithContext(ctx, http.MethodGet, o.url+path, nil)
+		req, err := http.NewRequestWithContext(ctx, http.MethodGet, o.target()+path, nil)
 		if err != nil {
 			return err
 		}

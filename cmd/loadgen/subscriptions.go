@@ -146,38 +146,38 @@ func scrape(ctx context.Context, client *http.Client, o options, name string) (f
 
 // fanOut follows each of the sessions with one subscriber (over sockets of
 // subscriptionsPerSocket), sends rate messages a second spread over them for
-// o.duration, and reports the events delivered, the latency from each send's
-// 201 to its event arriving (0 when the event came first), the messages
-// never delivered, and the server's RSS.
+// o.duration (rate 0: each client sends as soon as its last send was
+// answered), and reports the sends per second, the events delivered, the
+// latency of the sends, the latency of the events (from the send's request,
+// and from its 201: 0 when the event came first), the messages never
+// delivered, and the server's RSS.
 func fanOut(ctx context.Context, client *http.Client, o options, sessions []string, rate int) error {
 	wsURL := "ws" + strings.TrimPrefix(o.url, "http") + "/query"
+	type timing struct{ sent, acked, arrived time.Time }
 	var (
 		mu       sync.Mutex
-		acked    = map[string]time.Time{} // message id → when its 201 arrived
-		arrived  = map[string]time.Time{} // message id → when its event arrived before its 201
-		latency  []time.Duration
+		timings  = map[string]*timing{} // message id → when it was sent, answered, heard
 		received int
 	)
+	timingOf := func(id string) *timing {
+		t := timings[id]
+		if t == nil {
+			t = &timing{}
+			timings[id] = t
+		}
+		return t
+	}
 	eventArrived := func(id string, at time.Time) {
 		mu.Lock()
 		defer mu.Unlock()
 		received++
-		if sent, ok := acked[id]; ok {
-			latency = append(latency, max(0, at.Sub(sent)))
-			delete(acked, id)
-		} else {
-			arrived[id] = at
-		}
+		timingOf(id).arrived = at
 	}
-	sendAcked := func(id string, at time.Time) {
+	sendAcked := func(id string, sent, at time.Time) {
 		mu.Lock()
 		defer mu.Unlock()
-		if _, ok := arrived[id]; ok {
-			latency = append(latency, 0)
-			delete(arrived, id)
-		} else {
-			acked[id] = at
-		}
+		t := timingOf(id)
+		t.sent, t.acked = sent, at
 	}
 	init := map[string]any{}
 	if o.apiKey != "" {
@@ -253,17 +253,29 @@ func fanOut(ctx context.Context, client *http.Client, o options, sessions []stri
 		time.Sleep(100 * time.Millisecond)
 	}
 
-	// Sends at the given rate from o.concurrency clients.
-	interval := time.Duration(float64(time.Second) * float64(o.concurrency) / float64(rate))
-	deadline := time.Now().Add(o.duration)
+	// Sends at the given rate (or as fast as answered) from o.concurrency clients.
+	var interval time.Duration
+	if rate > 0 {
+		interval = time.Duration(float64(time.Second) * float64(o.concurrency) / float64(rate))
+	}
+	start := time.Now()
+	deadline := start.Add(o.duration)
 	var sent, failed atomic.Int64
 	var wg sync.WaitGroup
 	for range o.concurrency {
 		wg.Go(func() {
-			tick := time.NewTicker(interval)
-			defer tick.Stop()
-			for now := range tick.C {
-				if now.After(deadline) {
+			var tick <-chan time.Time
+			if interval > 0 {
+				ticker := time.NewTicker(interval)
+				defer ticker.Stop()
+				tick = ticker.C
+			}
+			for {
+				if tick != nil {
+					<-tick
+				}
+				t0 := time.Now()
+				if t0.After(deadline) {
 					return
 				}
 				var m struct{ ID string }
@@ -273,11 +285,12 @@ func fanOut(ctx context.Context, client *http.Client, o options, sessions []stri
 					continue
 				}
 				sent.Add(1)
-				sendAcked(m.ID, time.Now())
+				sendAcked(m.ID, t0, time.Now())
 			}
 		})
 	}
 	wg.Wait()
+	elapsed := time.Since(start)
 	time.Sleep(2 * time.Second) // the last events in flight
 	rss, err := scrape(ctx, client, o, "process_resident_memory_bytes")
 	if err != nil {
@@ -285,20 +298,37 @@ func fanOut(ctx context.Context, client *http.Client, o options, sessions []stri
 	}
 	mu.Lock()
 	defer mu.Unlock()
-	slices.Sort(latency)
-	pct := func(p float64) time.Duration {
-		if len(latency) == 0 {
+	var sends, fromSend, fromAck []time.Duration
+	undelivered := 0
+	for _, t := range timings {
+		switch {
+		case t.sent.IsZero():
+			continue // an event of a send that failed on the client's side, or a probe
+		case t.arrived.IsZero():
+			undelivered++
+			continue
+		}
+		sends = append(sends, t.acked.Sub(t.sent))
+		fromSend = append(fromSend, t.arrived.Sub(t.sent))
+		fromAck = append(fromAck, max(0, t.arrived.Sub(t.acked)))
+	}
+	pct := func(d []time.Duration, p float64) time.Duration {
+		if len(d) == 0 {
 			return 0
 		}
-		return latency[min(len(latency)-1, int(p*float64(len(latency))))].Round(10 * time.Microsecond)
+		slices.Sort(d)
+		return d[min(len(d)-1, int(p*float64(len(d))))].Round(10 * time.Microsecond)
 	}
-	fmt.Printf("fan-out: %d subscribers, %d sends in %s (%.0f/s, %d failed), %d events delivered (%.0f/s)\n",
-		len(sessions), sent.Load(), o.duration, float64(sent.Load())/o.duration.Seconds(), failed.Load(),
-		received, float64(received)/o.duration.Seconds())
-	fmt.Printf("201 → event: p50 %s, p99 %s; never delivered: %d; server RSS %.1f MiB\n",
-		pct(0.50), pct(0.99), len(acked), rss/(1<<20))
-	if len(acked) > 0 || failed.Load() > 0 {
-		return fmt.Errorf("%d events never delivered, %d sends failed", len(acked), failed.Load())
+	fmt.Printf("fan-out: %d subscribers on %s, sends to %s\n", len(sessions), o.url, strings.Join(o.targets, ","))
+	fmt.Printf("%d sends in %s (%.0f/s, %d failed), %d events delivered (%.0f/s)\n",
+		sent.Load(), elapsed.Round(time.Millisecond), float64(sent.Load())/elapsed.Seconds(), failed.Load(),
+		received, float64(received)/elapsed.Seconds())
+	fmt.Printf("send (request → 201): p50 %s, p99 %s\n", pct(sends, 0.50), pct(sends, 0.99))
+	fmt.Printf("request → event: p50 %s, p99 %s; 201 → event: p50 %s, p99 %s\n",
+		pct(fromSend, 0.50), pct(fromSend, 0.99), pct(fromAck, 0.50), pct(fromAck, 0.99))
+	fmt.Printf("never delivered: %d; subscribers' server RSS %.1f MiB\n", undelivered, rss/(1<<20))
+	if undelivered > 0 || failed.Load() > 0 {
+		return fmt.Errorf("%d events never delivered, %d sends failed", undelivered, failed.Load())
 	}
 	return nil
 }

@@ -44,12 +44,6 @@ WITH input AS (
 SELECT id FROM updated`
 
 const (
-	// maxGroupStatements bounds the group statements running at once; sends
-	// arriving meanwhile queue and leave together in the next one. One is
-	// fastest: on a 2-core machine at 32 clients, 1 statement at a time
-	// served 25 % more sends than 4 (bigger groups, one backend busy instead
-	// of four contending) with a lower p99; at 64 clients, 20 % more than 2.
-	maxGroupStatements = 1
 	// maxGroupSize bounds one statement's sends.
 	maxGroupSize = 64
 	// groupTimeout bounds a statement no request owns alone (the server's
@@ -71,10 +65,20 @@ type sendOutcome struct {
 }
 
 // groupCommitter writes concurrent sends in shared statements. Under light
-// load a send goes alone at once; under heavy load sends queue while up to
-// maxGroupStatements statements run, and each finished statement takes the
-// whole queue. A session is never in two statements at once. A client is
+// load a send goes alone at once; under heavy load sends queue while a
+// statement runs, and each finished statement takes the queue (up to
+// maxGroupSize). A session is never in two statements at once. A client is
 // answered only after the statement holding its send committed.
+//
+// How many statements run at once follows the load: one, unless the sends
+// queued behind the running statements fill a whole group for each of them,
+// that is more than they will take when they finish; then one more starts,
+// up to maxStatements (a share of the connection pool). One at a time is
+// fastest while it keeps up: on a 2-core machine at 32 clients, one
+// statement served 25 % more sends than four (bigger groups, one backend
+// busy instead of four contending), and at 32 clients the queue never holds
+// a full group, so the 2-core figures stay those of one statement. A large
+// database server fed by many clients gets more statements in flight.
 type groupCommitter struct {
 	single func(ctx context.Context, session *models.Session, version int64, message *models.Message) (bool, error)
 	group  func(ctx context.Context, sends []*pendingSend) (map[uuid.UUID]bool, error)
@@ -84,15 +88,22 @@ type groupCommitter struct {
 	// included (metrics); set before the first send, may be nil.
 	statements func(int)
 
+	// maxStatements bounds the statements running at once.
+	maxStatements int
+
 	mu      sync.Mutex
 	queue   []*pendingSend
 	writing map[uuid.UUID]bool
 	running int
 }
 
-func newGroupCommitter(db *sql.DB, single func(context.Context, *models.Session, int64, *models.Message) (bool, error)) *groupCommitter {
+// newGroupCommitter writes groups through db, whose pool holds poolSize
+// connections: a quarter of them at most run group statements, the rest stay
+// for reads and single writes.
+func newGroupCommitter(db *sql.DB, poolSize int, single func(context.Context, *models.Session, int64, *models.Message) (bool, error)) *groupCommitter {
 	return &groupCommitter{
-		single: single,
+		maxStatements: max(1, poolSize/4),
+		single:        single,
 		group: func(ctx context.Context, sends []*pendingSend) (map[uuid.UUID]bool, error) {
 			return writeGroup(ctx, db, sends)
 		},
@@ -106,7 +117,7 @@ func (g *groupCommitter) write(ctx context.Context, session *models.Session, ver
 	p := &pendingSend{session: session, version: version, message: message, done: make(chan sendOutcome, 1)}
 	g.mu.Lock()
 	g.queue = append(g.queue, p)
-	if g.running < maxGroupStatements {
+	if g.running == 0 || (g.running < g.maxStatements && len(g.queue) >= g.running*maxGroupSize) {
 		g.running++
 		go g.drain()
 	}

@@ -33,6 +33,9 @@ const (
 	SQLite   Dialect = "sqlite"
 )
 
+// postgresPoolSize is how many connections one replica opens to PostgreSQL.
+const postgresPoolSize = 16
+
 // DefaultSQLitePath is where `go run .` keeps its data when DATABASE_URL is unset.
 const DefaultSQLitePath = "data/sessionhub.db"
 
@@ -120,8 +123,8 @@ func Open(ctx context.Context, databaseURL string, log *slog.Logger, opts ...Opt
 		// transaction in this process run alone (the row lock of PostgreSQL).
 		sqlDB.SetMaxOpenConns(1)
 	} else {
-		sqlDB.SetMaxOpenConns(16)
-		sqlDB.SetMaxIdleConns(16)
+		sqlDB.SetMaxOpenConns(postgresPoolSize)
+		sqlDB.SetMaxIdleConns(postgresPoolSize)
 		sqlDB.SetConnMaxIdleTime(5 * time.Minute)
 	}
 	s := &Store{db: db, dialect: dialect, sql: sqlDB, tracer: o.tracer}
@@ -133,7 +136,7 @@ func Open(ctx context.Context, databaseURL string, log *slog.Logger, opts ...Opt
 	if dialect == Postgres {
 		s.recent = newRecentSessions()
 		s.turns = newSessionTurns()
-		s.sends = newGroupCommitter(sqlDB, s.writeSession)
+		s.sends = newGroupCommitter(sqlDB, postgresPoolSize, s.writeSession)
 	}
 	if err := s.migrate(ctx, log); err != nil {
 		_ = sqlDB.Close()
