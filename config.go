@@ -13,6 +13,7 @@ import (
 	"sessionhub/internal/auth"
 	"sessionhub/internal/pubsub"
 	"sessionhub/internal/rest"
+	"sessionhub/internal/store"
 	"sessionhub/internal/telemetry"
 	"sessionhub/models"
 )
@@ -21,6 +22,7 @@ import (
 type config struct {
 	Port            string
 	DatabaseURL     string
+	ReadReplicas    store.ReadReplicas // DATABASE_READ_URLS; PostgreSQL only
 	AppEnv          string
 	Introspection   bool
 	Playground      bool
@@ -74,6 +76,9 @@ func loadConfig(args []string, env func(string) string, out io.Writer) (config, 
 			Endpoint:    getenv("OTEL_EXPORTER_OTLP_ENDPOINT"),
 			ServiceName: getenv("OTEL_SERVICE_NAME"),
 		},
+	}
+	if cfg.ReadReplicas, err = parseReadReplicas(getenv); err != nil {
+		return config{}, err
 	}
 	switch cfg.AppEnv {
 	case "", "production", "staging", "development", "test":
@@ -232,6 +237,29 @@ func loadConfig(args []string, env func(string) string, out io.Writer) (config, 
 		cfg.Retention = time.Duration(hours * float64(time.Hour))
 	}
 	return cfg, nil
+}
+
+// parseReadReplicas reads DATABASE_READ_URLS and DATABASE_READ_MAX_LAG_MS.
+// Standbys only make sense beside a PostgreSQL primary; with SQLite the
+// setting is ignored (a warning is logged at start-up).
+func parseReadReplicas(getenv func(string) string) (store.ReadReplicas, error) {
+	var r store.ReadReplicas
+	for _, u := range splitList(getenv("DATABASE_READ_URLS")) {
+		if !strings.HasPrefix(u, "postgres://") && !strings.HasPrefix(u, "postgresql://") {
+			return r, fmt.Errorf("DATABASE_READ_URLS: every entry must start with postgres:// or postgresql://")
+		}
+		if _, err := url.Parse(u); err != nil {
+			return r, fmt.Errorf("DATABASE_READ_URLS: an entry is not a valid URL")
+		}
+		r.URLs = append(r.URLs, u)
+	}
+	raw := getenv("DATABASE_READ_MAX_LAG_MS")
+	n, err := strconv.Atoi(raw)
+	if err != nil || n < 10 || n > 600_000 {
+		return r, fmt.Errorf("DATABASE_READ_MAX_LAG_MS=%q: must be a whole number of milliseconds from 10 to 600000", raw)
+	}
+	r.MaxLag = time.Duration(n) * time.Millisecond
+	return r, nil
 }
 
 func splitList(raw string) []string {

@@ -30,6 +30,9 @@ func TestConfigSources(t *testing.T) {
 			if cfg.Tracing.Endpoint != "" || cfg.Tracing.ServiceName != "sessionhub" {
 				t.Errorf("tracing %+v", cfg.Tracing)
 			}
+			if len(cfg.ReadReplicas.URLs) != 0 || cfg.ReadReplicas.MaxLag != 250*time.Millisecond {
+				t.Errorf("read replicas %+v", cfg.ReadReplicas)
+			}
 		}},
 		{"environment", nil, map[string]string{"PORT": "9000", "SESSION_DEFAULT_TIMEOUT_MINUTES": "45", "SHUTDOWN_TIMEOUT_SECONDS": "3"}, func(t *testing.T, cfg config) {
 			if cfg.Port != "9000" || cfg.Policy.DefaultTimeoutMinutes != 45 || cfg.ShutdownTimeout != 3*time.Second {
@@ -64,6 +67,11 @@ func TestConfigSources(t *testing.T) {
 					t.Errorf("CORS %q, WebSocket %q, keep-alive %v", cfg.CORSOrigins, cfg.AllowedOrigins, cfg.KeepAlive)
 				}
 			}},
+		{"read replicas", nil, map[string]string{"DATABASE_READ_URLS": "postgres://a:5432/db, postgresql://b/db", "DATABASE_READ_MAX_LAG_MS": "40"}, func(t *testing.T, cfg config) {
+			if strings.Join(cfg.ReadReplicas.URLs, " ") != "postgres://a:5432/db postgresql://b/db" || cfg.ReadReplicas.MaxLag != 40*time.Millisecond {
+				t.Errorf("read replicas %+v", cfg.ReadReplicas)
+			}
+		}},
 		{"NATS: unset keeps LISTEN/NOTIFY; set, events go to per-session subjects under the prefix", nil, nil, func(t *testing.T, cfg config) {
 			if cfg.NATS.URL != "" || cfg.NATS.SubjectPrefix != "sessionhub.events" {
 				t.Errorf("NATS %+v", cfg.NATS)
@@ -120,6 +128,8 @@ func TestConfigRejectsBadValues(t *testing.T) {
 		{nil, map[string]string{"CORS_ALLOWED_ORIGINS": "https://*.*.example.com"}, `"https://*.*.example.com"`},
 		{nil, map[string]string{"NATS_SUBJECT_PREFIX": "sessionhub.>"}, `NATS_SUBJECT_PREFIX="sessionhub.>": subject prefix "sessionhub.>": must be dot-separated tokens`},
 		{nil, map[string]string{"SUBSCRIPTION_KEEPALIVE_SECONDS": "0"}, `SUBSCRIPTION_KEEPALIVE_SECONDS="0": must be a whole number from 1 to 600`},
+		{nil, map[string]string{"DATABASE_READ_URLS": "sqlite:replica.db"}, `DATABASE_READ_URLS: every entry must start with postgres:// or postgresql://`},
+		{nil, map[string]string{"DATABASE_READ_MAX_LAG_MS": "5"}, `DATABASE_READ_MAX_LAG_MS="5": must be a whole number of milliseconds from 10 to 600000`},
 		{[]string{"--no-such-flag"}, nil, "flag provided but not defined: -no-such-flag (see --help)"},
 		{[]string{"serve"}, nil, `unexpected argument "serve"`},
 	}

@@ -89,7 +89,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 			log.Warn("flushing traces failed", "err", err)
 		}
 	}()
-	var storeOptions []store.Option
+	storeOptions := []store.Option{store.WithReadReplicas(cfg.ReadReplicas)}
 	if tracing.Enabled() {
 		storeOptions = append(storeOptions, store.WithTracing(tracing.Provider()))
 	}
@@ -99,6 +99,9 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return err
 	}
 	defer db.Close()
+	if len(cfg.ReadReplicas.URLs) > 0 && db.Dialect() != store.Postgres {
+		log.Warn("DATABASE_READ_URLS is ignored: read replicas need PostgreSQL")
+	}
 
 	authenticator, err := auth.New(cfg.Auth)
 	if err != nil {
@@ -111,6 +114,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	defer bus.Close()
 	metrics := telemetry.NewMetrics(db.Pool(), string(db.Dialect()), bus.Subscribers)
 	db.ObserveSendStatements(metrics.SendStatement)
+	db.ObserveReads(metrics.DatabaseRead)
 	svc := chat.New(db, models.SystemClock{}, cfg.Policy, chat.WithBus(bus), chat.WithLogger(log), chat.WithObserver(metrics))
 	var draining atomic.Bool
 	shutdown := make(chan struct{})

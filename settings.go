@@ -25,6 +25,8 @@ func (s setting) flagName() string {
 var settings = []setting{
 	{env: "PORT", def: "8080", usage: "TCP port to listen on, all interfaces (0 picks a free one)"},
 	{env: "DATABASE_URL", usage: "postgres://… or sqlite:<file>; empty is SQLite at ./data/sessionhub.db"},
+	{env: "DATABASE_READ_URLS", usage: "comma-separated postgres:// URLs of streaming standbys of DATABASE_URL that serve history, lists and session reads (ignored on SQLite)"},
+	{env: "DATABASE_READ_MAX_LAG_MS", def: "250", usage: "a standby serves a read only if it holds every write acknowledged this long ago, 10..600000"},
 	{env: "APP_ENV", usage: "production turns off introspection and the playground and logs JSON"},
 	{env: "LOG_LEVEL", def: "info", usage: "debug, info, warn or error (debug logs every request)"},
 	{env: "LOG_FORMAT", usage: "json or text (default: json in production, text otherwise)"},

@@ -19,13 +19,14 @@ func (r *Resolver) linkedSession(ctx context.Context, id uuid.UUID) (*models.Ses
 }
 
 // eventSession resolves SessionEvent.session: the session as it is when the
-// event is delivered (followSession made the operation forget it before).
+// event is delivered (followSession made the operation forget it before),
+// read on the primary so that it holds the change the event announces.
 func (r *Resolver) eventSession(ctx context.Context, sessionID string) (*models.Session, error) {
 	id, err := uuid.Parse(sessionID)
 	if err != nil {
 		return nil, models.ErrSessionNotFound(sessionID)
 	}
-	return r.linkedSession(ctx, id)
+	return r.linkedSession(models.WithLatestReads(ctx), id)
 }
 
 // deletedSession resolves SessionDeletedEvent.session: the session as the

@@ -36,7 +36,8 @@ func (s *Service) FollowSession(ctx context.Context, sessionID, after string, de
 	// Registered before the session is read, so that every message committed
 	// after that read is heard.
 	sub := s.bus.Subscribe(pubsub.Follow{SessionID: id, Deliver: deliver, End: end})
-	session, err := s.Session(ctx, sessionID)
+	// On the primary: its last message decides where live events take over.
+	session, err := s.Session(models.WithLatestReads(ctx), sessionID)
 	if err != nil {
 		sub.Close()
 		return nil, nil, err
@@ -49,9 +50,10 @@ func (s *Service) FollowSession(ctx context.Context, sessionID, after string, de
 }
 
 // missedMessages reads a session's messages after a position, oldest first:
-// what a subscriber missed.
+// what a subscriber missed. Always on the primary: a standby behind it would
+// leave a gap that nothing fills later.
 func (s *Service) missedMessages(ctx context.Context, sessionID uuid.UUID, after models.Key, limit int) ([]*models.Message, error) {
-	return s.store.ListMessages(ctx, sessionID, models.ListQuery{Newer: &after, Limit: limit, Ascending: true})
+	return s.store.ListMessages(models.WithLatestReads(ctx), sessionID, models.ListQuery{Newer: &after, Limit: limit, Ascending: true})
 }
 
 // Backfill is how a bus built outside the service reads what subscribers missed.

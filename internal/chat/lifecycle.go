@@ -125,7 +125,7 @@ func (s *Service) UpdateTimeout(ctx context.Context, id string, o models.Timeout
 // subscribers hear a deleted event and their subscriptions end.
 // Errors: SESSION_NOT_FOUND.
 func (s *Service) DeleteSession(ctx context.Context, id string) error {
-	session, err := s.Session(ctx, id) // the principal must reach it
+	session, err := s.Session(models.WithLatestReads(ctx), id) // the principal must reach it
 	if err != nil {
 		return err
 	}

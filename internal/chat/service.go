@@ -169,7 +169,8 @@ func (s *Service) CreateSession(ctx context.Context, in CreateSessionInput) (*mo
 	if err := in.Timeout.Validate(); err != nil {
 		return nil, err
 	}
-	agent, err := s.Agent(ctx, in.AgentID)
+	// Read on the primary: an agent registered a moment ago must be found.
+	agent, err := s.Agent(models.WithLatestReads(ctx), in.AgentID)
 	if err != nil {
 		return nil, err
 	}
@@ -213,7 +214,7 @@ func (s *Service) liveSession(ctx context.Context, id string) (*models.Session, 
 // rejectInput reports invalid input in the reference's order: an unknown or
 // expired session is reported before the input's problem.
 func (s *Service) rejectInput(ctx context.Context, sessionID string, invalid error) error {
-	if _, err := s.liveSession(ctx, sessionID); err != nil {
+	if _, err := s.liveSession(models.WithLatestReads(ctx), sessionID); err != nil { // answers a write
 		return err
 	}
 	return invalid

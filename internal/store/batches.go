@@ -4,6 +4,7 @@ import (
 	"context"
 
 	"github.com/google/uuid"
+	"gorm.io/gorm"
 
 	"sessionhub/models"
 )
@@ -18,8 +19,8 @@ func (s *Store) FindAgents(ctx context.Context, ids []uuid.UUID) ([]*models.Agen
 	if len(ids) == 0 {
 		return out, nil
 	}
-	err := s.db.WithContext(ctx).Where("id IN ?", ids).Find(&out).Error
-	return out, translate(err)
+	err := s.read(ctx, false, func(db *gorm.DB) error { return db.Where("id IN ?", ids).Find(&out).Error })
+	return out, err
 }
 
 // FindSessions returns the sessions with these ids.
@@ -28,8 +29,8 @@ func (s *Store) FindSessions(ctx context.Context, ids []uuid.UUID) ([]*models.Se
 	if len(ids) == 0 {
 		return out, nil
 	}
-	err := s.db.WithContext(ctx).Where("id IN ?", ids).Find(&out).Error
-	return out, translate(err)
+	err := s.read(ctx, false, func(db *gorm.DB) error { return db.Where("id IN ?", ids).Find(&out).Error })
+	return out, err
 }
 
 // FindMessages returns the messages with these ids.
@@ -38,8 +39,8 @@ func (s *Store) FindMessages(ctx context.Context, ids []uuid.UUID) ([]*models.Me
 	if len(ids) == 0 {
 		return out, nil
 	}
-	err := s.db.WithContext(ctx).Where("id IN ?", ids).Find(&out).Error
-	return out, translate(err)
+	err := s.read(ctx, false, func(db *gorm.DB) error { return db.Where("id IN ?", ids).Find(&out).Error })
+	return out, err
 }
 
 // CountMessages counts the messages of each session; sessions without
@@ -53,13 +54,15 @@ func (s *Store) CountMessages(ctx context.Context, sessionIDs []uuid.UUID) (map[
 		SessionID uuid.UUID
 		N         int64
 	}
-	err := s.db.WithContext(ctx).Model(&models.Message{}).
-		Select("session_id, count(*) AS n").
-		Where("session_id IN ?", sessionIDs).
-		Group("session_id").
-		Find(&rows).Error
+	err := s.read(ctx, false, func(db *gorm.DB) error {
+		return db.Model(&models.Message{}).
+			Select("session_id, count(*) AS n").
+			Where("session_id IN ?", sessionIDs).
+			Group("session_id").
+			Find(&rows).Error
+	})
 	if err != nil {
-		return nil, translate(err)
+		return nil, err
 	}
 	for _, r := range rows {
 		out[r.SessionID] = r.N

@@ -30,8 +30,10 @@ func keyset(db *gorm.DB, q models.ListQuery) *gorm.DB {
 // ListMessages returns one keyset page of a session's messages.
 func (s *Store) ListMessages(ctx context.Context, sessionID uuid.UUID, q models.ListQuery) ([]*models.Message, error) {
 	var out []*models.Message
-	err := keyset(s.db.WithContext(ctx).Where("session_id = ?", sessionID), q).Find(&out).Error
-	return out, translate(err)
+	err := s.read(ctx, false, func(db *gorm.DB) error {
+		return keyset(db.Where("session_id = ?", sessionID), q).Find(&out).Error
+	})
+	return out, err
 }
 
 // LatestMessages returns up to limit newest messages of each session, in one
@@ -41,16 +43,18 @@ func (s *Store) LatestMessages(ctx context.Context, sessionIDs []uuid.UUID, limi
 	if len(sessionIDs) == 0 {
 		return out, nil
 	}
-	ranked := s.db.Model(&models.Message{}).
-		Select("*, ROW_NUMBER() OVER (PARTITION BY session_id ORDER BY created_at DESC, id DESC) AS position").
-		Where("session_id IN ?", sessionIDs)
 	var rows []*models.Message
-	err := s.db.WithContext(ctx).Table("(?) AS ranked", ranked).
-		Where("position <= ?", limit).
-		Order("session_id, created_at DESC, id DESC").
-		Find(&rows).Error
+	err := s.read(ctx, false, func(db *gorm.DB) error {
+		ranked := db.Session(&gorm.Session{NewDB: true}).Model(&models.Message{}).
+			Select("*, ROW_NUMBER() OVER (PARTITION BY session_id ORDER BY created_at DESC, id DESC) AS position").
+			Where("session_id IN ?", sessionIDs)
+		return db.Table("(?) AS ranked", ranked).
+			Where("position <= ?", limit).
+			Order("session_id, created_at DESC, id DESC").
+			Find(&rows).Error
+	})
 	if err != nil {
-		return nil, translate(err)
+		return nil, err
 	}
 	for _, m := range rows {
 		out[m.SessionID] = append(out[m.SessionID], m)
@@ -61,15 +65,19 @@ func (s *Store) LatestMessages(ctx context.Context, sessionIDs []uuid.UUID, limi
 // ListSessions returns one keyset page of sessions matching the filter at now.
 func (s *Store) ListSessions(ctx context.Context, f models.SessionCriteria, now time.Time, q models.ListQuery) ([]*models.Session, error) {
 	var out []*models.Session
-	err := keyset(filterSessions(s.db.WithContext(ctx), f, now), q).Find(&out).Error
-	return out, translate(err)
+	err := s.read(ctx, false, func(db *gorm.DB) error {
+		return keyset(filterSessions(db, f, now), q).Find(&out).Error
+	})
+	return out, err
 }
 
 // CountSessions counts the sessions matching the filter at now.
 func (s *Store) CountSessions(ctx context.Context, f models.SessionCriteria, now time.Time) (int64, error) {
 	var n int64
-	err := filterSessions(s.db.WithContext(ctx).Model(&models.Session{}), f, now).Count(&n).Error
-	return n, translate(err)
+	err := s.read(ctx, false, func(db *gorm.DB) error {
+		return filterSessions(db.Model(&models.Session{}), f, now).Count(&n).Error
+	})
+	return n, err
 }
 
 func filterSessions(db *gorm.DB, f models.SessionCriteria, now time.Time) *gorm.DB {
@@ -96,15 +104,18 @@ func (s *Store) CountExpiringSoon(ctx context.Context, now time.Time) (int64, er
 		window = "julianday(expires_at) <= julianday(?) + warning_threshold_minutes / 1440.0"
 	}
 	var n int64
-	err := s.db.WithContext(ctx).Model(&models.Session{}).
-		Where("expires_at > ?", now.UTC()).
-		Where(window, now.UTC()).
-		Count(&n).Error
-	return n, translate(err)
+	err := s.read(ctx, false, func(db *gorm.DB) error {
+		return db.Model(&models.Session{}).
+			Where("expires_at > ?", now.UTC()).
+			Where(window, now.UTC()).
+			Count(&n).Error
+	})
+	return n, err
 }
 
 // DeleteSession removes a session and, by cascade, its messages.
 func (s *Store) DeleteSession(ctx context.Context, id uuid.UUID) error {
+	defer s.wrote(ctx)
 	res := s.db.WithContext(ctx).Delete(&models.Session{}, "id = ?", id)
 	if res.Error != nil {
 		return translate(res.Error)

@@ -17,7 +17,9 @@ const optimisticAttempts = 3
 
 // writeSessionSQL writes a session's new state and inserts its message in
 // one statement: one round trip, atomic, and applied only if the session's
-// version is still the one that was read.
+// version is still the one that was read. The message's session_id is the
+// parameter itself (not u.id), so that on a distributed PostgreSQL both
+// halves are routed to the session's shard by $1 (docs/scaling.md).
 const writeSessionSQL = `
 WITH u AS (
 	UPDATE sessions SET last_activity = $2, expires_at = $3, renewal_count = $4,
@@ -27,7 +29,7 @@ WITH u AS (
 	RETURNING id
 )
 INSERT INTO messages (id, session_id, author_id, is_agent, content, metadata, attachments, created_at, session_status)
-SELECT $10, u.id, $11, $12, $13, $14, $15, $16, $17 FROM u`
+SELECT $10, $1, $11, $12, $13, $14, $15, $16, $17 FROM u`
 
 const writeSessionOnlySQL = `
 UPDATE sessions SET last_activity = $2, expires_at = $3, renewal_count = $4,

@@ -4,6 +4,7 @@ import (
 	"context"
 	"time"
 
+	"gorm.io/gorm"
 	"gorm.io/gorm/clause"
 
 	"sessionhub/models"
@@ -12,8 +13,8 @@ import (
 // FindPersistedQuery returns the document registered under hash, or models.ErrNotFound.
 func (s *Store) FindPersistedQuery(ctx context.Context, hash string) (string, error) {
 	var q models.PersistedQuery
-	if err := s.db.WithContext(ctx).Take(&q, "hash = ?", hash).Error; err != nil {
-		return "", translate(err)
+	if err := s.read(ctx, true, func(db *gorm.DB) error { return db.Take(&q, "hash = ?", hash).Error }); err != nil {
+		return "", err
 	}
 	return q.Query, nil
 }
@@ -21,6 +22,7 @@ func (s *Store) FindPersistedQuery(ctx context.Context, hash string) (string, er
 // SavePersistedQuery registers a document, or refreshes the registration
 // time of one already known (a hash always names the same text).
 func (s *Store) SavePersistedQuery(ctx context.Context, q *models.PersistedQuery) error {
+	defer s.wrote(ctx)
 	q.RegisteredAt = q.RegisteredAt.UTC()
 	return translate(s.db.WithContext(ctx).Clauses(clause.OnConflict{
 		Columns:   []clause.Column{{Name: "hash"}},

@@ -36,25 +36,29 @@ func translate(err error) error {
 }
 
 func (s *Store) CreateAgent(ctx context.Context, a *models.Agent) error {
+	defer s.wrote(ctx)
 	return translate(s.db.WithContext(ctx).Create(a).Error)
 }
 
+// FindAgent reads an agent, on a read replica when one is fresh enough.
 func (s *Store) FindAgent(ctx context.Context, id uuid.UUID) (*models.Agent, error) {
 	var a models.Agent
-	if err := s.db.WithContext(ctx).Take(&a, "id = ?", id).Error; err != nil {
-		return nil, translate(err)
+	if err := s.read(ctx, true, func(db *gorm.DB) error { return db.Take(&a, "id = ?", id).Error }); err != nil {
+		return nil, err
 	}
 	return &a, nil
 }
 
 func (s *Store) CreateSession(ctx context.Context, sess *models.Session) error {
+	defer s.wrote(ctx)
 	return translate(s.db.WithContext(ctx).Create(sess).Error)
 }
 
+// FindSession reads a session, on a read replica when one is fresh enough.
 func (s *Store) FindSession(ctx context.Context, id uuid.UUID) (*models.Session, error) {
 	var sess models.Session
-	if err := s.db.WithContext(ctx).Take(&sess, "id = ?", id).Error; err != nil {
-		return nil, translate(err)
+	if err := s.read(ctx, true, func(db *gorm.DB) error { return db.Take(&sess, "id = ?", id).Error }); err != nil {
+		return nil, err
 	}
 	return &sess, nil
 }
@@ -68,6 +72,7 @@ func (s *Store) FindSession(ctx context.Context, id uuid.UUID) (*models.Session,
 // (settle.go): success if it is stored, models.ErrSendOutcomeUnknown if the
 // database cannot tell in time.
 func (s *Store) UpdateSession(ctx context.Context, id uuid.UUID, apply func(*models.Session) (*models.Message, error)) (*models.Session, error) {
+	defer s.wrote(ctx)
 	st := &settled{store: s, apply: apply}
 	var sess *models.Session
 	var err error
@@ -86,6 +91,7 @@ func (s *Store) UpdateSession(ctx context.Context, id uuid.UUID, apply func(*mod
 // concurrent first use of the key elsewhere makes it retry once, to find
 // and return that use's record.
 func (s *Store) UpdateSessionOnce(ctx context.Context, id uuid.UUID, key models.IdempotencyKey, apply func(*models.Session) (*models.Message, error)) (*models.Session, *models.IdempotencyKey, error) {
+	defer s.wrote(ctx)
 	st := &settled{store: s, apply: apply}
 	sess, used, err := s.updateSession(ctx, id, &key, st.run)
 	if errors.Is(err, errKeyRace) {
@@ -172,7 +178,8 @@ func (s *Store) updateSession(ctx context.Context, id uuid.UUID, key *models.Ide
 	return &sess, used, nil
 }
 
-// FindMessage returns one message.
+// FindMessage returns one message, always from the primary: it answers an
+// idempotent send's replay and fetches a message just announced by NOTIFY.
 func (s *Store) FindMessage(ctx context.Context, id uuid.UUID) (*models.Message, error) {
 	var m models.Message
 	if err := s.db.WithContext(ctx).Take(&m, "id = ?", id).Error; err != nil {

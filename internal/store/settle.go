@@ -65,7 +65,9 @@ func (s *Store) fenceAndFind(ctx context.Context, sessionID, messageID uuid.UUID
 		return false, err
 	}
 	var stored bool
-	if err := tx.QueryRowContext(ctx, `SELECT EXISTS (SELECT 1 FROM messages WHERE id = $1)`, messageID).Scan(&stored); err != nil {
+	// session_id leads the key, so this stays a one-shard read on a
+	// distributed PostgreSQL (docs/scaling.md).
+	if err := tx.QueryRowContext(ctx, `SELECT EXISTS (SELECT 1 FROM messages WHERE session_id = $1 AND id = $2)`, sessionID, messageID).Scan(&stored); err != nil {
 		return false, err
 	}
 	return stored, tx.Commit()

@@ -48,12 +48,17 @@ type Store struct {
 	recent  recentSessions       // PostgreSQL's optimistic sends start from these
 	turns   *sessionTurns        // one at a time per session in this process
 	sends   *groupCommitter      // and commit together
+	// replicas routes reads to standbys (DATABASE_READ_URLS); nil: all on the primary.
+	replicas *replicaSet
 }
 
 // Option configures Open.
 type Option func(*options)
 
-type options struct{ tracer trace.TracerProvider }
+type options struct {
+	tracer   trace.TracerProvider
+	replicas ReadReplicas
+}
 
 // WithTracing traces every statement as a span of the request that made it.
 func WithTracing(tp trace.TracerProvider) Option {
@@ -140,6 +145,13 @@ func Open(ctx context.Context, databaseURL string, log *slog.Logger, opts ...Opt
 			return nil, fmt.Errorf("SQLite database %s: %w", path, err)
 		}
 		return nil, err
+	}
+	// SQLite has no standbys: the setting is ignored there.
+	if dialect == Postgres && len(o.replicas.URLs) > 0 {
+		if s.replicas, err = openReplicas(db, sqlDB, o.replicas, log); err != nil {
+			_ = sqlDB.Close()
+			return nil, err
+		}
 	}
 	return s, nil
 }
@@ -264,6 +276,7 @@ func (s *Store) CheckWritable(ctx context.Context) error {
 
 // Close releases the connections.
 func (s *Store) Close() error {
+	s.replicas.close()
 	sqlDB, err := s.db.DB()
 	if err != nil {
 		return err

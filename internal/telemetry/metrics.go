@@ -33,6 +33,7 @@ type Metrics struct {
 	sendStatements  prometheus.Histogram
 	lifetimePasses  *prometheus.CounterVec
 	dropped         *prometheus.CounterVec
+	reads           *prometheus.CounterVec
 }
 
 // latencyBuckets suit a service whose sends take a few milliseconds.
@@ -99,6 +100,10 @@ func NewMetrics(pool *sql.DB, database string, subscriptions func() int) *Metric
 	for _, reason := range []string{DropSlowConsumer, DropEventsLost} {
 		m.dropped.WithLabelValues(reason) // exported at 0, so rate() works before the first drop
 	}
+	m.reads = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "sessionhub_database_reads_total",
+		Help: "Reads that a read replica could serve (DATABASE_READ_URLS), by where they were served: standby or primary.",
+	}, []string{"target"})
 	subs := prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 		Name: "sessionhub_active_subscriptions",
 		Help: "GraphQL sessionEvents subscriptions open on this replica.",
@@ -109,7 +114,7 @@ func NewMetrics(pool *sql.DB, database string, subscriptions func() int) *Metric
 		collectors.NewDBStatsCollector(pool, database),
 		m.requests, m.requestDuration, m.operations, m.operationTime,
 		m.messages, m.renewals, m.warnings, m.expiries, m.deletions, subs,
-		m.sendStatements, m.lifetimePasses, m.dropped,
+		m.sendStatements, m.lifetimePasses, m.dropped, m.reads,
 	)
 	return m
 }
@@ -140,6 +145,9 @@ func (m *Metrics) Observe(e models.Event) {
 		m.deletions.Inc()
 	}
 }
+
+// DatabaseRead counts a read a replica could serve, by where it was served.
+func (m *Metrics) DatabaseRead(target string) { m.reads.WithLabelValues(target).Inc() }
 
 // SendStatement records how many sends one send statement carried.
 func (m *Metrics) SendStatement(sends int) { m.sendStatements.Observe(float64(sends)) }

@@ -35,10 +35,27 @@ func StartCluster(tb testing.TB) *Cluster {
 	if err != nil {
 		skipOrFail(tb, "pg_config not found: PostgreSQL's server binaries are needed for a private cluster")
 	}
-	c := &Cluster{t: tb, bin: strings.TrimSpace(string(out)), Port: freePort(tb)}
+	c := newCluster(tb, strings.TrimSpace(string(out)))
 	if _, err := os.Stat(filepath.Join(c.bin, "initdb")); err != nil {
 		skipOrFail(tb, "initdb not found in "+c.bin)
 	}
+	dir := filepath.Dir(c.DataDir)
+	c.run("initdb", "-D", c.DataDir, "-U", "postgres", "--auth=trust", "-E", "UTF8", "--no-sync")
+	// Settings a replica (pg_basebackup) needs too; small shared memory.
+	conf := fmt.Sprintf("\nport = %d\nlisten_addresses = '127.0.0.1'\nunix_socket_directories = '%s'\n"+
+		"wal_level = replica\nmax_wal_senders = 4\nhot_standby = on\nfsync = off\nshared_buffers = 32MB\n", c.Port, dir)
+	c.appendFile(filepath.Join(c.DataDir, "postgresql.conf"), conf)
+	c.appendFile(filepath.Join(c.DataDir, "pg_hba.conf"), "\nhost replication all 127.0.0.1/32 trust\n")
+	c.Start()
+	return c
+}
+
+// newCluster prepares an empty temporary directory (owned by the postgres
+// user when the test runs as root) and a free port, removed and stopped
+// when the test ends.
+func newCluster(tb testing.TB, bin string) *Cluster {
+	tb.Helper()
+	c := &Cluster{t: tb, bin: bin, Port: freePort(tb)}
 	dir, err := os.MkdirTemp("", "sessionhub-pg-")
 	if err != nil {
 		tb.Fatal(err)
@@ -60,14 +77,24 @@ func StartCluster(tb testing.TB) *Cluster {
 		_ = c.pgctl("stop", "-m", "immediate")
 		_ = os.RemoveAll(dir)
 	})
-	c.run("initdb", "-D", c.DataDir, "-U", "postgres", "--auth=trust", "-E", "UTF8", "--no-sync")
-	// Settings a replica (pg_basebackup) needs too; small shared memory.
-	conf := fmt.Sprintf("\nport = %d\nlisten_addresses = '127.0.0.1'\nunix_socket_directories = '%s'\n"+
-		"wal_level = replica\nmax_wal_senders = 4\nhot_standby = on\nfsync = off\nshared_buffers = 32MB\n", c.Port, dir)
-	c.appendFile(filepath.Join(c.DataDir, "postgresql.conf"), conf)
-	c.appendFile(filepath.Join(c.DataDir, "pg_hba.conf"), "\nhost replication all 127.0.0.1/32 trust\n")
-	c.Start()
 	return c
+}
+
+// StartStandby starts a streaming hot standby of c: pg_basebackup -R (which
+// writes primary_conninfo and standby.signal) into its own temporary
+// directory, started on its own port. It replays what c writes from then on.
+func (c *Cluster) StartStandby() *Cluster {
+	c.t.Helper()
+	sb := newCluster(c.t, c.bin)
+	dir := filepath.Dir(sb.DataDir)
+	c.run("pg_basebackup", "-h", "127.0.0.1", "-p", strconv.Itoa(c.Port), "-U", "postgres",
+		"-D", sb.DataDir, "-R", "-X", "stream", "--checkpoint=fast", "--no-sync")
+	// The copied postgresql.conf names the primary's port and socket
+	// directory; later lines win.
+	sb.appendFile(filepath.Join(sb.DataDir, "postgresql.conf"),
+		fmt.Sprintf("\nport = %d\nunix_socket_directories = '%s'\nhot_standby_feedback = on\n", sb.Port, dir))
+	sb.Start()
+	return sb
 }
 
 // URL is the cluster's postgres database.
