@@ -37,6 +37,7 @@ type ResolverRoot interface {
 	Mutation() MutationResolver
 	Query() QueryResolver
 	Session() SessionResolver
+	SessionCreatedEvent() SessionCreatedEventResolver
 	SessionDeletedEvent() SessionDeletedEventResolver
 	SessionExpiredEvent() SessionExpiredEventResolver
 	SessionNearExpirationEvent() SessionNearExpirationEventResolver
@@ -53,6 +54,11 @@ type ComplexityRoot struct {
 		ID              func(childComplexity int) int
 		Name            func(childComplexity int) int
 		SessionDefaults func(childComplexity int) int
+	}
+
+	AgentEvent struct {
+		Cursor func(childComplexity int) int
+		Event  func(childComplexity int) int
 	}
 
 	Attachment struct {
@@ -144,6 +150,12 @@ type ComplexityRoot struct {
 		TotalCount func(childComplexity int) int
 	}
 
+	SessionCreatedEvent struct {
+		OccurredAt func(childComplexity int) int
+		Session    func(childComplexity int) int
+		SessionID  func(childComplexity int) int
+	}
+
 	SessionDefaults struct {
 		AutoRenew               func(childComplexity int) int
 		MaxDurationMinutes      func(childComplexity int) int
@@ -191,6 +203,7 @@ type ComplexityRoot struct {
 	}
 
 	Subscription struct {
+		AgentEvents   func(childComplexity int, agentID string, after *string) int
 		SessionEvents func(childComplexity int, sessionID string, after *string) int
 	}
 
@@ -241,6 +254,9 @@ type SessionResolver interface {
 
 	Messages(ctx context.Context, obj *models.Session, first *int, after *string, last *int, before *string) (*model.MessageConnection, error)
 }
+type SessionCreatedEventResolver interface {
+	Session(ctx context.Context, obj *model.SessionCreatedEvent) (*models.Session, error)
+}
 type SessionDeletedEventResolver interface {
 	Session(ctx context.Context, obj *model.SessionDeletedEvent) (*models.Session, error)
 }
@@ -255,6 +271,7 @@ type SessionRenewedEventResolver interface {
 }
 type SubscriptionResolver interface {
 	SessionEvents(ctx context.Context, sessionID string, after *string) (<-chan model.SessionEvent, error)
+	AgentEvents(ctx context.Context, agentID string, after *string) (<-chan *model.AgentEvent, error)
 }
 
 // endregion ************************** generated!.gotpl **************************
@@ -299,6 +316,19 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Agent.SessionDefaults(childComplexity), true
+
+	case "AgentEvent.cursor":
+		if e.ComplexityRoot.AgentEvent.Cursor == nil {
+			break
+		}
+
+		return e.ComplexityRoot.AgentEvent.Cursor(childComplexity), true
+	case "AgentEvent.event":
+		if e.ComplexityRoot.AgentEvent.Event == nil {
+			break
+		}
+
+		return e.ComplexityRoot.AgentEvent.Event(childComplexity), true
 
 	case "Attachment.name":
 		if e.ComplexityRoot.Attachment.Name == nil {
@@ -735,6 +765,25 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.SessionConnection.TotalCount(childComplexity), true
 
+	case "SessionCreatedEvent.occurredAt":
+		if e.ComplexityRoot.SessionCreatedEvent.OccurredAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.SessionCreatedEvent.OccurredAt(childComplexity), true
+	case "SessionCreatedEvent.session":
+		if e.ComplexityRoot.SessionCreatedEvent.Session == nil {
+			break
+		}
+
+		return e.ComplexityRoot.SessionCreatedEvent.Session(childComplexity), true
+	case "SessionCreatedEvent.sessionId":
+		if e.ComplexityRoot.SessionCreatedEvent.SessionID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.SessionCreatedEvent.SessionID(childComplexity), true
+
 	case "SessionDefaults.autoRenew":
 		if e.ComplexityRoot.SessionDefaults.AutoRenew == nil {
 			break
@@ -892,6 +941,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.SessionStatus.WasRenewed(childComplexity), true
 
+	case "Subscription.agentEvents":
+		if e.ComplexityRoot.Subscription.AgentEvents == nil {
+			break
+		}
+
+		args, err := ec.field_Subscription_agentEvents_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Subscription.AgentEvents(childComplexity, args["agentId"].(string), args["after"].(*string)), true
 	case "Subscription.sessionEvents":
 		if e.ComplexityRoot.Subscription.SessionEvents == nil {
 			break
@@ -1276,6 +1336,40 @@ type Subscription {
     """
     after: String
   ): SessionEvent!
+  """
+  Every event of every session opened with an agent, in one feed: sessions
+  opened (` + "`" + `SessionCreatedEvent` + "`" + `), messages (user and agent), renewals,
+  timeout changes, near-expiration warnings, expiry and deletion, each with
+  its position in the feed. The feed is stored with every change, in the
+  change's own transaction, so it misses nothing, across replicas: a worker
+  that restarts with the ` + "`" + `cursor` + "`" + ` of the last event it handled receives every
+  event after it, in order (in order per session; events of different
+  sessions in the order their changes committed). A message whose session was
+  deleted before it was read is skipped (the deletion follows). Served over
+  WebSocket and Server-Sent Events like ` + "`" + `sessionEvents` + "`" + `; a reader that does
+  not keep up is never dropped (the feed waits for it).
+  Only the agent itself (a JWT with role agent and its id) or an admin may
+  follow it. Errors: FORBIDDEN, AGENT_NOT_FOUND, VALIDATION_ERROR (a bad
+  cursor), RATE_LIMITED; UNAVAILABLE ends it when the database stays
+  unreachable (subscribe again with ` + "`" + `after` + "`" + `).
+  """
+  agentEvents(
+    "The agent whose sessions to follow."
+    agentId: ID!
+    """
+    An ` + "`" + `AgentEvent.cursor` + "`" + `: the feed continues right after that event.
+    Omitted: events start with what happens next.
+    """
+    after: String
+  ): AgentEvent!
+}
+
+"One event of an agent's feed (` + "`" + `agentEvents` + "`" + `) and its position."
+type AgentEvent {
+  "The feed position of this event: pass the last one handled as ` + "`" + `agentEvents(after:)` + "`" + ` to resume after it."
+  cursor: String!
+  "What happened (` + "`" + `__typename` + "`" + ` tells which kind)."
+  event: SessionEvent!
 }
 
 """
@@ -1293,6 +1387,16 @@ interface SessionEvent {
   state); for ` + "`" + `SessionDeletedEvent` + "`" + `, as it was last seen by this subscription,
   since it no longer exists.
   """
+  session: Session!
+}
+
+"A session was opened with the agent (delivered by ` + "`" + `agentEvents` + "`" + ` only)."
+type SessionCreatedEvent implements SessionEvent {
+  "The session's UUID."
+  sessionId: ID!
+  "The session's createdAt."
+  occurredAt: Time!
+  "The session as it is when the event is delivered."
   session: Session!
 }
 
@@ -1635,6 +1739,16 @@ func (ec *executionContext) childFields_Agent(ctx context.Context, field graphql
 		return ec.fieldContext_Agent_sessionDefaults(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type Agent", field.Name)
+}
+
+func (ec *executionContext) childFields_AgentEvent(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "cursor":
+		return ec.fieldContext_AgentEvent_cursor(ctx, field)
+	case "event":
+		return ec.fieldContext_AgentEvent_event(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type AgentEvent", field.Name)
 }
 
 func (ec *executionContext) childFields_Attachment(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
@@ -2219,6 +2333,28 @@ func (ec *executionContext) field_Session_messages_args(ctx context.Context, raw
 	return args, nil
 }
 
+func (ec *executionContext) field_Subscription_agentEvents_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "agentId",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNID2string(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["agentId"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "after",
+		func(ctx context.Context, v any) (*string, error) {
+			return ec.unmarshalOString2ᚖstring(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["after"] = arg1
+	return args, nil
+}
+
 func (ec *executionContext) field_Subscription_sessionEvents_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
 	var err error
 	args := map[string]any{}
@@ -2411,6 +2547,61 @@ func (ec *executionContext) fieldContext_Agent_sessionDefaults(_ context.Context
 		IsResolver: false,
 		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.childFields_SessionDefaults(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _AgentEvent_cursor(ctx context.Context, field graphql.CollectedField, obj *model.AgentEvent) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_AgentEvent_cursor(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Cursor, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_AgentEvent_cursor(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("AgentEvent", field, false, false, "String")
+}
+
+func (ec *executionContext) _AgentEvent_event(ctx context.Context, field graphql.CollectedField, obj *model.AgentEvent) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_AgentEvent_event(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Event, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v model.SessionEvent) graphql.Marshaler {
+			return ec.marshalNSessionEvent2sessionhubᚋgraphᚋmodelᚐSessionEvent(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_AgentEvent_event(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "AgentEvent",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return nil, errors.New("FieldContext.Child cannot be called on type INTERFACE")
 		},
 	}
 	return fc, nil
@@ -4269,6 +4460,84 @@ func (ec *executionContext) fieldContext_SessionConnection_totalCount(_ context.
 	return graphql.NewScalarFieldContext("SessionConnection", field, false, false, "Int")
 }
 
+func (ec *executionContext) _SessionCreatedEvent_sessionId(ctx context.Context, field graphql.CollectedField, obj *model.SessionCreatedEvent) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_SessionCreatedEvent_sessionId(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.SessionID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNID2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_SessionCreatedEvent_sessionId(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("SessionCreatedEvent", field, false, false, "ID")
+}
+
+func (ec *executionContext) _SessionCreatedEvent_occurredAt(ctx context.Context, field graphql.CollectedField, obj *model.SessionCreatedEvent) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_SessionCreatedEvent_occurredAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.OccurredAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v time.Time) graphql.Marshaler {
+			return ec.marshalNTime2timeᚐTime(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_SessionCreatedEvent_occurredAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("SessionCreatedEvent", field, false, false, "Time")
+}
+
+func (ec *executionContext) _SessionCreatedEvent_session(ctx context.Context, field graphql.CollectedField, obj *model.SessionCreatedEvent) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_SessionCreatedEvent_session(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.SessionCreatedEvent().Session(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *models.Session) graphql.Marshaler {
+			return ec.marshalNSession2ᚖsessionhubᚋmodelsᚐSession(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_SessionCreatedEvent_session(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "SessionCreatedEvent",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Session(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
 func (ec *executionContext) _SessionDefaults_timeoutMinutes(ctx context.Context, field graphql.CollectedField, obj *models.TimeoutOverrides) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -4936,6 +5205,50 @@ func (ec *executionContext) fieldContext_Subscription_sessionEvents(ctx context.
 	}()
 	ctx = graphql.WithFieldContext(ctx, fc)
 	if fc.Args, err = ec.field_Subscription_sessionEvents_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Subscription_agentEvents(ctx context.Context, field graphql.CollectedField) (ret func(ctx context.Context) graphql.Marshaler) {
+	return graphql.ResolveFieldStream(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Subscription_agentEvents(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Subscription().AgentEvents(ctx, fc.Args["agentId"].(string), fc.Args["after"].(*string))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.AgentEvent) graphql.Marshaler {
+			return ec.marshalNAgentEvent2ᚖsessionhubᚋgraphᚋmodelᚐAgentEvent(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Subscription_agentEvents(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Subscription",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_AgentEvent(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Subscription_agentEvents_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
 		ec.Error(ctx, err)
 		return fc, err
 	}
@@ -6528,6 +6841,13 @@ func (ec *executionContext) _SessionEvent(ctx context.Context, sel ast.Selection
 			return graphql.Null
 		}
 		return ec._SessionDeletedEvent(ctx, sel, obj)
+	case model.SessionCreatedEvent:
+		return ec._SessionCreatedEvent(ctx, sel, &obj)
+	case *model.SessionCreatedEvent:
+		if obj == nil {
+			return graphql.Null
+		}
+		return ec._SessionCreatedEvent(ctx, sel, obj)
 	case model.MessageAddedEvent:
 		return ec._MessageAddedEvent(ctx, sel, &obj)
 	case *model.MessageAddedEvent:
@@ -6576,6 +6896,44 @@ func (ec *executionContext) _Agent(ctx context.Context, sel ast.SelectionSet, ob
 			}
 		case "sessionDefaults":
 			out.Values[i] = ec._Agent_sessionDefaults(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var agentEventImplementors = []string{"AgentEvent"}
+
+func (ec *executionContext) _AgentEvent(ctx context.Context, sel ast.SelectionSet, obj *model.AgentEvent) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, agentEventImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("AgentEvent")
+		case "cursor":
+			out.Values[i] = ec._AgentEvent_cursor(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "event":
+			out.Values[i] = ec._AgentEvent_event(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
@@ -7230,6 +7588,50 @@ func (ec *executionContext) _SessionConnection(ctx context.Context, sel ast.Sele
 	return out
 }
 
+var sessionCreatedEventImplementors = []string{"SessionCreatedEvent", "SessionEvent"}
+
+func (ec *executionContext) _SessionCreatedEvent(ctx context.Context, sel ast.SelectionSet, obj *model.SessionCreatedEvent) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, sessionCreatedEventImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("SessionCreatedEvent")
+		case "sessionId":
+			out.Values[i] = ec._SessionCreatedEvent_sessionId(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "occurredAt":
+			out.Values[i] = ec._SessionCreatedEvent_occurredAt(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "session":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._SessionCreatedEvent_session(ctx, field, obj)
+				})
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
 var sessionDefaultsImplementors = []string{"SessionDefaults"}
 
 func (ec *executionContext) _SessionDefaults(ctx context.Context, sel ast.SelectionSet, obj *models.TimeoutOverrides) graphql.Marshaler {
@@ -7570,6 +7972,8 @@ func (ec *executionContext) _Subscription(ctx context.Context, sel ast.Selection
 	switch fields[0].Name {
 	case "sessionEvents":
 		return ec._Subscription_sessionEvents(ctx, fields[0])
+	case "agentEvents":
+		return ec._Subscription_agentEvents(ctx, fields[0])
 	default:
 		panic("unknown field " + strconv.Quote(fields[0].Name))
 	}
@@ -7991,6 +8395,14 @@ func (ec *executionContext) marshalNAgent2ᚖsessionhubᚋmodelsᚐAgent(ctx con
 		return graphql.Null
 	}
 	return ec._Agent(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalNAgentEvent2ᚖsessionhubᚋgraphᚋmodelᚐAgentEvent(ctx context.Context, sel ast.SelectionSet, v *model.AgentEvent) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "AgentEvent!")
+		return graphql.Null
+	}
+	return ec._AgentEvent(ctx, sel, v)
 }
 
 func (ec *executionContext) marshalNAttachment2ᚕᚖsessionhubᚋmodelsᚐAttachmentᚄ(ctx context.Context, sel ast.SelectionSet, v []*models.Attachment) graphql.Marshaler {

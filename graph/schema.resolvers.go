@@ -189,6 +189,11 @@ func (r *sessionResolver) Messages(ctx context.Context, obj *models.Session, fir
 }
 
 // Session is the resolver for the session field.
+func (r *sessionCreatedEventResolver) Session(ctx context.Context, obj *model.SessionCreatedEvent) (*models.Session, error) {
+	return r.eventSession(ctx, obj.SessionID)
+}
+
+// Session is the resolver for the session field.
 func (r *sessionDeletedEventResolver) Session(ctx context.Context, obj *model.SessionDeletedEvent) (*models.Session, error) {
 	return r.deletedSession(ctx, obj.SessionID)
 }
@@ -213,6 +218,11 @@ func (r *subscriptionResolver) SessionEvents(ctx context.Context, sessionID stri
 	return r.followSession(ctx, sessionID, deref(after))
 }
 
+// AgentEvents is the resolver for the agentEvents field.
+func (r *subscriptionResolver) AgentEvents(ctx context.Context, agentID string, after *string) (<-chan *model.AgentEvent, error) {
+	return r.followAgent(ctx, agentID, deref(after))
+}
+
 // Message returns MessageResolver implementation.
 func (r *Resolver) Message() MessageResolver { return &messageResolver{r} }
 
@@ -229,6 +239,11 @@ func (r *Resolver) Query() QueryResolver { return &queryResolver{r} }
 
 // Session returns SessionResolver implementation.
 func (r *Resolver) Session() SessionResolver { return &sessionResolver{r} }
+
+// SessionCreatedEvent returns SessionCreatedEventResolver implementation.
+func (r *Resolver) SessionCreatedEvent() SessionCreatedEventResolver {
+	return &sessionCreatedEventResolver{r}
+}
 
 // SessionDeletedEvent returns SessionDeletedEventResolver implementation.
 func (r *Resolver) SessionDeletedEvent() SessionDeletedEventResolver {
@@ -259,6 +274,7 @@ type (
 	mutationResolver                   struct{ *Resolver }
 	queryResolver                      struct{ *Resolver }
 	sessionResolver                    struct{ *Resolver }
+	sessionCreatedEventResolver        struct{ *Resolver }
 	sessionDeletedEventResolver        struct{ *Resolver }
 	sessionExpiredEventResolver        struct{ *Resolver }
 	sessionNearExpirationEventResolver struct{ *Resolver }

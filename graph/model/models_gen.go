@@ -22,6 +22,14 @@ type SessionEvent interface {
 	GetSession() *models.Session
 }
 
+// One event of an agent's feed (`agentEvents`) and its position.
+type AgentEvent struct {
+	// The feed position of this event: pass the last one handled as `agentEvents(after:)` to resume after it.
+	Cursor string `json:"cursor"`
+	// What happened (`__typename` tells which kind).
+	Event SessionEvent `json:"event"`
+}
+
 // An agent to register.
 type CreateAgentInput struct {
 	// Optional UUID; one is generated when omitted.
@@ -128,6 +136,30 @@ type SessionConnection struct {
 	// the time of the read, 0 or more. Counted only when selected: one extra query.
 	TotalCount int `json:"totalCount"`
 }
+
+// A session was opened with the agent (delivered by `agentEvents` only).
+type SessionCreatedEvent struct {
+	// The session's UUID.
+	SessionID string `json:"sessionId"`
+	// The session's createdAt.
+	OccurredAt time.Time `json:"occurredAt"`
+	// The session as it is when the event is delivered.
+	Session *models.Session `json:"session"`
+}
+
+func (SessionCreatedEvent) IsSessionEvent() {}
+
+// The session's UUID.
+func (this SessionCreatedEvent) GetSessionID() string { return this.SessionID }
+
+// When it happened (for a message: its createdAt).
+func (this SessionCreatedEvent) GetOccurredAt() time.Time { return this.OccurredAt }
+
+// The session as it is when the event is delivered (read from the database
+// then, so a normalized cache picks up its new expiresAt, renewalCount and
+// state); for `SessionDeletedEvent`, as it was last seen by this subscription,
+// since it no longer exists.
+func (this SessionCreatedEvent) GetSession() *models.Session { return this.Session }
 
 // The session was deleted; no further events follow.
 type SessionDeletedEvent struct {

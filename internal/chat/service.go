@@ -7,6 +7,7 @@ import (
 	"errors"
 	"log/slog"
 	"strings"
+	"sync/atomic"
 	"time"
 	"unicode/utf8"
 
@@ -24,6 +25,8 @@ type Service struct {
 	bus    pubsub.Bus
 	log    *slog.Logger
 	watch  Observer
+
+	feedFollowers atomic.Int64
 }
 
 // Observer hears every committed change as it is announced (metrics count
@@ -181,6 +184,8 @@ func (s *Service) CreateSession(ctx context.Context, in CreateSessionInput) (*mo
 		}
 		return nil, err
 	}
+	// Wakes the agent's feed readers; the feed row committed with the session.
+	s.publish(ctx, models.Event{Kind: models.EventCreated, SessionID: session.ID, AgentID: agentID, OccurredAt: session.CreatedAt})
 	return session, nil
 }
 

@@ -74,6 +74,13 @@ type Store interface {
 	// ClaimExpired marks and returns up to limit expired sessions not announced yet.
 	ClaimExpired(ctx context.Context, now time.Time, limit int) ([]models.LifetimeClaim, error)
 
+	// ReadAgentFeed returns up to limit rows of an agent's feed from a
+	// position (its row included), oldest first; pending: rows of
+	// transactions still running wait behind them. AgentFeedHead is the
+	// position after everything the feed holds now.
+	ReadAgentFeed(ctx context.Context, agentID uuid.UUID, from models.FeedPosition, limit int) ([]models.FeedRow, bool, error)
+	AgentFeedHead(ctx context.Context, agentID uuid.UUID) (models.FeedPosition, error)
+
 	// Ping checks that the database answers.
 	Ping(ctx context.Context) error
 	// CheckWritable checks that a write can be committed now (the storage

@@ -73,6 +73,36 @@ const schema = {
       },
       {
         "kind": "OBJECT",
+        "name": "AgentEvent",
+        "fields": [
+          {
+            "name": "cursor",
+            "type": {
+              "kind": "NON_NULL",
+              "ofType": {
+                "kind": "SCALAR",
+                "name": "Any"
+              }
+            },
+            "args": []
+          },
+          {
+            "name": "event",
+            "type": {
+              "kind": "NON_NULL",
+              "ofType": {
+                "name": "SessionEvent",
+                "kind": "INTERFACE",
+                "ofType": null
+              }
+            },
+            "args": []
+          }
+        ],
+        "interfaces": []
+      },
+      {
+        "kind": "OBJECT",
         "name": "Attachment",
         "fields": [
           {
@@ -1111,6 +1141,52 @@ const schema = {
       },
       {
         "kind": "OBJECT",
+        "name": "SessionCreatedEvent",
+        "fields": [
+          {
+            "name": "occurredAt",
+            "type": {
+              "kind": "NON_NULL",
+              "ofType": {
+                "kind": "SCALAR",
+                "name": "Any"
+              }
+            },
+            "args": []
+          },
+          {
+            "name": "session",
+            "type": {
+              "kind": "NON_NULL",
+              "ofType": {
+                "name": "Session",
+                "kind": "OBJECT",
+                "ofType": null
+              }
+            },
+            "args": []
+          },
+          {
+            "name": "sessionId",
+            "type": {
+              "kind": "NON_NULL",
+              "ofType": {
+                "kind": "SCALAR",
+                "name": "Any"
+              }
+            },
+            "args": []
+          }
+        ],
+        "interfaces": [
+          {
+            "kind": "INTERFACE",
+            "name": "SessionEvent"
+          }
+        ]
+      },
+      {
+        "kind": "OBJECT",
         "name": "SessionDefaults",
         "fields": [
           {
@@ -1268,6 +1344,10 @@ const schema = {
           {
             "kind": "OBJECT",
             "name": "MessageAddedEvent"
+          },
+          {
+            "kind": "OBJECT",
+            "name": "SessionCreatedEvent"
           },
           {
             "kind": "OBJECT",
@@ -1514,6 +1594,36 @@ const schema = {
         "kind": "OBJECT",
         "name": "Subscription",
         "fields": [
+          {
+            "name": "agentEvents",
+            "type": {
+              "kind": "NON_NULL",
+              "ofType": {
+                "name": "AgentEvent",
+                "kind": "OBJECT",
+                "ofType": null
+              }
+            },
+            "args": [
+              {
+                "name": "after",
+                "type": {
+                  "kind": "SCALAR",
+                  "name": "Any"
+                }
+              },
+              {
+                "name": "agentId",
+                "type": {
+                  "kind": "NON_NULL",
+                  "ofType": {
+                    "kind": "SCALAR",
+                    "name": "Any"
+                  }
+                }
+              }
+            ]
+          },
           {
             "name": "sessionEvents",
             "type": {
