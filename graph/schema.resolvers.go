@@ -14,6 +14,24 @@ import (
 	"github.com/google/uuid"
 )
 
+// Webhook is the resolver for the webhook field.
+func (r *agentResolver) Webhook(ctx context.Context, obj *models.Agent) (*model.AgentWebhook, error) {
+	w, err := r.Chat.AgentWebhook(ctx, obj.ID)
+	if err != nil {
+		return nil, err
+	}
+	return toAgentWebhook(w), nil
+}
+
+// WebhookDeliveries is the resolver for the webhookDeliveries field.
+func (r *agentResolver) WebhookDeliveries(ctx context.Context, obj *models.Agent, first *int, after *string) (*model.WebhookDeliveryConnection, error) {
+	page, more, err := r.Chat.WebhookDeliveries(ctx, obj.ID, deref(first, 20), deref(after))
+	if err != nil {
+		return nil, err
+	}
+	return toDeliveryConnection(page, more), nil
+}
+
 // Session is the resolver for the session field.
 func (r *messageResolver) Session(ctx context.Context, obj *models.Message) (*models.Session, error) {
 	return r.linkedSession(ctx, obj.SessionID)
@@ -35,6 +53,16 @@ func (r *mutationResolver) CreateAgent(ctx context.Context, input model.CreateAg
 		ID:              deref(input.ID),
 		Name:            input.Name,
 		SessionDefaults: deref(input.SessionDefaults),
+		Webhook:         fromWebhookInput(input.Webhook),
+	})
+}
+
+// UpdateAgent is the resolver for the updateAgent field.
+func (r *mutationResolver) UpdateAgent(ctx context.Context, id string, input model.UpdateAgentInput) (*models.Agent, error) {
+	return r.Chat.UpdateAgent(ctx, id, chat.UpdateAgentInput{
+		Name:          input.Name,
+		Webhook:       fromWebhookInput(input.Webhook),
+		RemoveWebhook: deref(input.RemoveWebhook),
 	})
 }
 
@@ -223,6 +251,9 @@ func (r *subscriptionResolver) AgentEvents(ctx context.Context, agentID string, 
 	return r.followAgent(ctx, agentID, deref(after))
 }
 
+// Agent returns AgentResolver implementation.
+func (r *Resolver) Agent() AgentResolver { return &agentResolver{r} }
+
 // Message returns MessageResolver implementation.
 func (r *Resolver) Message() MessageResolver { return &messageResolver{r} }
 
@@ -269,6 +300,7 @@ func (r *Resolver) SessionRenewedEvent() SessionRenewedEventResolver {
 func (r *Resolver) Subscription() SubscriptionResolver { return &subscriptionResolver{r} }
 
 type (
+	agentResolver                      struct{ *Resolver }
 	messageResolver                    struct{ *Resolver }
 	messageAddedEventResolver          struct{ *Resolver }
 	mutationResolver                   struct{ *Resolver }
