@@ -27,7 +27,7 @@ type Service struct {
 	watch  Observer
 
 	feedFollowers atomic.Int64
-	webhooks      *WebhookOptions               // nil: no deliveries
+	webhooks      *WebhookOptions        // nil: no deliveries
 	watchHooks    func(*models.Delivery) // hears every attempt (metrics); may be nil
 }
 
