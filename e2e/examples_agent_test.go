@@ -16,8 +16,10 @@ import (
 
 	"github.com/google/uuid"
 
+	"sessionhub/internal/store"
 	"sessionhub/internal/testutil"
 	"sessionhub/internal/webhook"
+	"sessionhub/models"
 )
 
 // buildExample builds one of the Go examples into a temporary directory.
@@ -126,28 +128,39 @@ func agentReplies(t *testing.T, srv *server, sessionID string) (users, replies m
 // TestAgentWorkerExample runs examples/agent-worker against the real
 // server: it answers every user message; killed, then restarted with the
 // cursor it saved, it answers the messages sent while it was down, each
-// exactly once; on both databases.
+// exactly once; on both databases. On PostgreSQL the users talk to a second
+// replica: the feed crosses replicas.
 func TestAgentWorkerExample(t *testing.T) {
 	worker := buildExample(t, "agent-worker")
 	for _, dialect := range testutil.Dialects {
 		t.Run(string(dialect), func(t *testing.T) {
-			srv := startServer(t, testutil.DatabaseURL(t, dialect), "RATE_LIMIT_PER_MINUTE=0")
+			dbURL := testutil.DatabaseURL(t, dialect)
+			srv := startServer(t, dbURL, "RATE_LIMIT_PER_MINUTE=0")
+			users := srv // where sessions are opened and users send
+			if dialect == store.Postgres {
+				users = startServer(t, dbURL, "RATE_LIMIT_PER_MINUTE=0")
+			}
 			agentID := srv.createAgent(t)
+			// The feed's very beginning, so that nothing the test does races
+			// the worker's subscription.
 			cursorFile := filepath.Join(t.TempDir(), "cursor")
+			if err := os.WriteFile(cursorFile, []byte(models.FeedPosition{}.Cursor()), 0o600); err != nil {
+				t.Fatal(err)
+			}
 			env := []string{"SESSIONHUB_URL=" + srv.URL, "AGENT_ID=" + agentID, "CURSOR_FILE=" + cursorFile}
 			w := startExample(t, worker, env...)
 			w.waitLine(t, "following agent")
-			sessionID := srv.createSession(t, agentID, uuid.NewString())
-			sendUserMessage(t, srv, sessionID, "first")
+			sessionID := users.createSession(t, agentID, uuid.NewString())
+			sendUserMessage(t, users, sessionID, "first")
 			w.waitLine(t, "replied to")
 			waitFor(t, "the first reply", func() bool { _, r := agentReplies(t, srv, sessionID); return r["first"] == 1 })
 
 			w.kill()
 			for _, c := range []string{"second", "third"} {
-				sendUserMessage(t, srv, sessionID, c)
+				sendUserMessage(t, users, sessionID, c)
 			}
-			other := srv.createSession(t, agentID, uuid.NewString())
-			sendUserMessage(t, srv, other, "fourth")
+			other := users.createSession(t, agentID, uuid.NewString())
+			sendUserMessage(t, users, other, "fourth")
 			w = startExample(t, worker, env...)
 			w.waitLine(t, "following agent")
 			waitFor(t, "every reply", func() bool {
@@ -155,8 +168,8 @@ func TestAgentWorkerExample(t *testing.T) {
 				_, b := agentReplies(t, srv, other)
 				return a["second"] == 1 && a["third"] == 1 && b["fourth"] == 1
 			})
-			users, replies := agentReplies(t, srv, sessionID)
-			for c := range users {
+			sent, replies := agentReplies(t, srv, sessionID)
+			for c := range sent {
 				if replies[c] != 1 {
 					t.Errorf("%q answered %d times", c, replies[c])
 				}

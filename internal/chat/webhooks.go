@@ -183,6 +183,7 @@ func (s *Service) WebhookDeliveries(ctx context.Context, agentID uuid.UUID, firs
 // Bounds of one dispatch pass.
 const (
 	drawRows        = 500
+	drawPages       = 2
 	claimDeliveries = 32
 	deliveryLease   = time.Minute // longer than an attempt can take
 )
@@ -200,8 +201,16 @@ func (s *Service) DispatchWebhooks(ctx context.Context) (int, error) {
 		return 0, err
 	}
 	for _, agentID := range agents {
-		if err := s.store.DrawDeliveries(ctx, agentID, s.draw(ctx)); err != nil {
-			return 0, err
+		// A busy feed is drawn in several pages per pass (bounded, so that
+		// one agent cannot starve the attempts).
+		for range drawPages {
+			full := false
+			if err := s.store.DrawDeliveries(ctx, agentID, s.draw(ctx, &full)); err != nil {
+				return 0, err
+			}
+			if !full {
+				break
+			}
 		}
 	}
 	now := s.Now()
@@ -218,13 +227,15 @@ func (s *Service) DispatchWebhooks(ctx context.Context) (int, error) {
 }
 
 // draw turns a webhook's next feed rows into deliveries of the types it wants.
-func (s *Service) draw(ctx context.Context) func(*models.Webhook) ([]*models.Delivery, models.FeedPosition, error) {
+// full reports that a whole page was drawn (more may follow).
+func (s *Service) draw(ctx context.Context, full *bool) func(*models.Webhook) ([]*models.Delivery, models.FeedPosition, error) {
 	return func(hook *models.Webhook) ([]*models.Delivery, models.FeedPosition, error) {
 		pos := hook.Position
 		rows, _, err := s.store.ReadAgentFeed(ctx, hook.AgentID, pos, drawRows)
 		if err != nil {
 			return nil, pos, err
 		}
+		*full = len(rows) == drawRows
 		now := s.Now()
 		var out []*models.Delivery
 		for _, row := range rows {

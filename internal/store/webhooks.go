@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -26,6 +27,9 @@ func (s *Store) q(query string) string {
 }
 
 var dollarN = regexp.MustCompile(`\$(\d+)`)
+
+// insertChunk bounds the rows of one multi-row INSERT (9 parameters each).
+const insertChunk = 200
 
 // timeArg is a time as the dialect compares it: SQLite compares text, so
 // every time is written in one fixed-width form.
@@ -211,11 +215,24 @@ func (s *Store) commitDraw(ctx context.Context, tx *sql.Tx, hook *models.Webhook
 	if n, _ := res.RowsAffected(); n == 0 {
 		return nil // drawn meanwhile (or removed): nothing to add
 	}
-	for _, d := range deliveries {
-		if _, err := tx.ExecContext(ctx, s.q(`INSERT INTO webhook_deliveries (id, agent_id, session_id, feed_tx, feed_seq, part, event_type, body, status, attempts, created_at, next_attempt_at)
-			VALUES ($1, $2, $3, `+s.xid8("$4")+`, $5, $6, $7, $8, 'pending', 0, $9, $9)`),
-			d.ID.String(), d.AgentID.String(), d.SessionID.String(), s.txArg(d.Position.Tx), d.Position.Seq, d.Position.Done,
-			string(d.Type), d.Body, s.timeArg(d.CreatedAt)); err != nil {
+	for chunk := range slices.Chunk(deliveries, insertChunk) {
+		// One multi-row INSERT per chunk: a busy agent's feed is drawn in
+		// hundreds of rows at a time.
+		var sb strings.Builder
+		sb.WriteString(`INSERT INTO webhook_deliveries (id, agent_id, session_id, feed_tx, feed_seq, part, event_type, body, status, attempts, created_at, next_attempt_at) VALUES `)
+		args := make([]any, 0, len(chunk)*9)
+		for i, d := range chunk {
+			n := i * 9
+			p := func(k int) string { return "$" + strconv.Itoa(n+k) }
+			if i > 0 {
+				sb.WriteString(", ")
+			}
+			sb.WriteString("(" + p(1) + ", " + p(2) + ", " + p(3) + ", " + s.xid8(p(4)) + ", " + p(5) + ", " + p(6) + ", " + p(7) + ", " + p(8) +
+				", 'pending', 0, " + p(9) + ", " + p(9) + ")")
+			args = append(args, d.ID.String(), d.AgentID.String(), d.SessionID.String(), s.txArg(d.Position.Tx), d.Position.Seq, d.Position.Done,
+				string(d.Type), d.Body, s.timeArg(d.CreatedAt))
+		}
+		if _, err := tx.ExecContext(ctx, s.q(sb.String()), args...); err != nil {
 			return translate(err)
 		}
 	}
