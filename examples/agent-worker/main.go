@@ -93,11 +93,22 @@ func run(ctx context.Context, baseURL, agentID, cursorFile, token string) error 
 			// Saved after the event was handled: a crash in between
 			// hands it over again, and the idempotency key makes the
 			// second reply a replay of the first.
-			if err := os.WriteFile(cursorFile, []byte(resp.Data.AgentEvents.Cursor), 0o600); err != nil {
+			if err := saveCursor(cursorFile, resp.Data.AgentEvents.Cursor); err != nil {
 				return err
 			}
 		}
 	}
+}
+
+// saveCursor replaces the cursor file atomically (a new file renamed over
+// the old): a worker killed mid-write leaves the previous cursor, never an
+// empty file that would make it start from "now" and skip events.
+func saveCursor(path, cursor string) error {
+	tmp := path + ".tmp"
+	if err := os.WriteFile(tmp, []byte(cursor), 0o600); err != nil {
+		return err
+	}
+	return os.Rename(tmp, path)
 }
 
 // handle answers a user's message; other events need nothing here.
