@@ -27,7 +27,7 @@ const (
 	feedReadAttempts = 8
 )
 
-// CanFollowAgent says whether the caller may follow an agent's feed: the
+// canFollowAgent says whether the caller may follow an agent's feed: the
 // agent itself or an admin. Errors: FORBIDDEN.
 func canFollowAgent(p models.Principal, agentID string) error {
 	if p.Role == models.RoleAdmin || p.Role == models.RoleAgent && strings.EqualFold(p.ID.String(), agentID) {
