@@ -52,6 +52,12 @@ type config struct {
 	CORSOrigins []string
 	// KeepAlive is the ping interval of open subscriptions.
 	KeepAlive time.Duration
+	// WebhookAllowPrivate lets webhooks target loopback and private
+	// networks (WEBHOOK_ALLOW_PRIVATE; development and tests only).
+	WebhookAllowPrivate bool
+	// WebhookInterval is how often this replica draws and attempts
+	// webhook deliveries (WEBHOOK_DISPATCH_INTERVAL_MS, default 250).
+	WebhookInterval time.Duration
 }
 
 // loadConfig reads the settings from flags and the environment (see
@@ -147,6 +153,17 @@ func loadConfig(args []string, env func(string) string, out io.Writer) (config, 
 	}
 	if cfg.Playground, err = boolEnv(getenv, "GRAPHQL_PLAYGROUND", !production); err != nil {
 		return config{}, err
+	}
+	if cfg.WebhookAllowPrivate, err = boolEnv(getenv, "WEBHOOK_ALLOW_PRIVATE", false); err != nil {
+		return config{}, err
+	}
+	cfg.WebhookInterval = 250 * time.Millisecond
+	if v := getenv("WEBHOOK_DISPATCH_INTERVAL_MS"); v != "" {
+		ms, err := strconv.Atoi(v)
+		if err != nil || ms < 10 || ms > 60_000 {
+			return config{}, fmt.Errorf("WEBHOOK_DISPATCH_INTERVAL_MS must be 10 to 60000, got %q", v)
+		}
+		cfg.WebhookInterval = time.Duration(ms) * time.Millisecond
 	}
 	trustedOnly, err := boolEnv(getenv, "GRAPHQL_TRUSTED_DOCUMENTS_ONLY", false)
 	if err != nil {

@@ -32,6 +32,7 @@ import (
 	"sessionhub/internal/rest"
 	"sessionhub/internal/store"
 	"sessionhub/internal/telemetry"
+	"sessionhub/internal/webhook"
 	"sessionhub/models"
 )
 
@@ -115,7 +116,11 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	metrics := telemetry.NewMetrics(db.Pool(), string(db.Dialect()), bus.Subscribers)
 	db.ObserveSendStatements(metrics.SendStatement)
 	db.ObserveReads(metrics.DatabaseRead)
-	svc := chat.New(db, models.SystemClock{}, cfg.Policy, chat.WithBus(bus), chat.WithLogger(log), chat.WithObserver(metrics))
+	allowPrivate := cfg.WebhookAllowPrivate
+	svc := chat.New(db, models.SystemClock{}, cfg.Policy, chat.WithBus(bus), chat.WithLogger(log), chat.WithObserver(metrics),
+		chat.WithWebhooks(chat.WebhookOptions{Sender: webhook.NewClient(allowPrivate),
+			CheckURL: func(u string) error { return webhook.CheckURL(u, allowPrivate) }}),
+		chat.WithWebhookObserver(metrics.WebhookAttempt))
 	var draining atomic.Bool
 	shutdown := make(chan struct{})
 	handler := newHandler(cfg, deps{svc: svc, auth: authenticator, log: log, metrics: metrics, tracing: tracing}, &draining, shutdown)
@@ -145,6 +150,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	}()
 	background.Go(func() { sweepExpired(backgroundCtx, svc, cfg, log) })
 	background.Go(func() { announceLifetimes(backgroundCtx, svc, metrics, log) })
+	background.Go(func() { svc.RunWebhooks(backgroundCtx, cfg.WebhookInterval) })
 	log.Info("sessionhub started", "addr", ln.Addr().String(), "database", string(db.Dialect()))
 	fmt.Fprintf(stdout, "sessionhub listening on http://127.0.0.1:%d\n", ln.Addr().(*net.TCPAddr).Port)
 

@@ -12,6 +12,452 @@ import (
 	"github.com/Khan/genqlient/graphql"
 )
 
+// AgentEventsAgentEventsAgentEvent includes the requested fields of the GraphQL type AgentEvent.
+// The GraphQL type's documentation follows.
+//
+// One event of an agent's feed (`agentEvents`) and its position.
+type AgentEventsAgentEventsAgentEvent struct {
+	// The feed position of this event: pass the last one handled as `agentEvents(after:)` to resume after it.
+	Cursor string `json:"cursor"`
+	// What happened (`__typename` tells which kind).
+	Event AgentEventsAgentEventsAgentEventEventSessionEvent `json:"-"`
+}
+
+// GetCursor returns AgentEventsAgentEventsAgentEvent.Cursor, and is useful for accessing the field via an interface.
+func (v *AgentEventsAgentEventsAgentEvent) GetCursor() string { return v.Cursor }
+
+// GetEvent returns AgentEventsAgentEventsAgentEvent.Event, and is useful for accessing the field via an interface.
+func (v *AgentEventsAgentEventsAgentEvent) GetEvent() AgentEventsAgentEventsAgentEventEventSessionEvent {
+	return v.Event
+}
+
+func (v *AgentEventsAgentEventsAgentEvent) UnmarshalJSON(b []byte) error {
+
+	if string(b) == "null" {
+		return nil
+	}
+
+	var firstPass struct {
+		*AgentEventsAgentEventsAgentEvent
+		Event json.RawMessage `json:"event"`
+		graphql.NoUnmarshalJSON
+	}
+	firstPass.AgentEventsAgentEventsAgentEvent = v
+
+	err := json.Unmarshal(b, &firstPass)
+	if err != nil {
+		return err
+	}
+
+	{
+		dst := &v.Event
+		src := firstPass.Event
+		if len(src) != 0 && string(src) != "null" {
+			err = __unmarshalAgentEventsAgentEventsAgentEventEventSessionEvent(
+				src, dst)
+			if err != nil {
+				return fmt.Errorf(
+					"unable to unmarshal AgentEventsAgentEventsAgentEvent.Event: %w", err)
+			}
+		}
+	}
+	return nil
+}
+
+type __premarshalAgentEventsAgentEventsAgentEvent struct {
+	Cursor string `json:"cursor"`
+
+	Event json.RawMessage `json:"event"`
+}
+
+func (v *AgentEventsAgentEventsAgentEvent) MarshalJSON() ([]byte, error) {
+	premarshaled, err := v.__premarshalJSON()
+	if err != nil {
+		return nil, err
+	}
+	return json.Marshal(premarshaled)
+}
+
+func (v *AgentEventsAgentEventsAgentEvent) __premarshalJSON() (*__premarshalAgentEventsAgentEventsAgentEvent, error) {
+	var retval __premarshalAgentEventsAgentEventsAgentEvent
+
+	retval.Cursor = v.Cursor
+	{
+
+		dst := &retval.Event
+		src := v.Event
+		var err error
+		*dst, err = __marshalAgentEventsAgentEventsAgentEventEventSessionEvent(
+			&src)
+		if err != nil {
+			return nil, fmt.Errorf(
+				"unable to marshal AgentEventsAgentEventsAgentEvent.Event: %w", err)
+		}
+	}
+	return &retval, nil
+}
+
+// AgentEventsAgentEventsAgentEventEventMessageAddedEvent includes the requested fields of the GraphQL type MessageAddedEvent.
+// The GraphQL type's documentation follows.
+//
+// A message was stored (from the user or the agent).
+type AgentEventsAgentEventsAgentEventEventMessageAddedEvent struct {
+	Typename *string `json:"__typename"`
+	// The session's UUID.
+	SessionId string `json:"sessionId"`
+	// When it happened (for a message: its createdAt).
+	OccurredAt time.Time `json:"occurredAt"`
+	// The stored message, with the sessionStatus its send produced.
+	Message AgentEventsAgentEventsAgentEventEventMessageAddedEventMessage `json:"message"`
+}
+
+// GetTypename returns AgentEventsAgentEventsAgentEventEventMessageAddedEvent.Typename, and is useful for accessing the field via an interface.
+func (v *AgentEventsAgentEventsAgentEventEventMessageAddedEvent) GetTypename() *string {
+	return v.Typename
+}
+
+// GetSessionId returns AgentEventsAgentEventsAgentEventEventMessageAddedEvent.SessionId, and is useful for accessing the field via an interface.
+func (v *AgentEventsAgentEventsAgentEventEventMessageAddedEvent) GetSessionId() string {
+	return v.SessionId
+}
+
+// GetOccurredAt returns AgentEventsAgentEventsAgentEventEventMessageAddedEvent.OccurredAt, and is useful for accessing the field via an interface.
+func (v *AgentEventsAgentEventsAgentEventEventMessageAddedEvent) GetOccurredAt() time.Time {
+	return v.OccurredAt
+}
+
+// GetMessage returns AgentEventsAgentEventsAgentEventEventMessageAddedEvent.Message, and is useful for accessing the field via an interface.
+func (v *AgentEventsAgentEventsAgentEventEventMessageAddedEvent) GetMessage() AgentEventsAgentEventsAgentEventEventMessageAddedEventMessage {
+	return v.Message
+}
+
+// AgentEventsAgentEventsAgentEventEventMessageAddedEventMessage includes the requested fields of the GraphQL type Message.
+// The GraphQL type's documentation follows.
+//
+// One turn of a conversation.
+type AgentEventsAgentEventsAgentEventEventMessageAddedEventMessage struct {
+	// The message's UUID.
+	Id string `json:"id"`
+	// The text: 1 to 4000 Unicode code points.
+	Content string `json:"content"`
+	// True for messages authored by the session's agent.
+	IsAgent bool `json:"isAgent"`
+}
+
+// GetId returns AgentEventsAgentEventsAgentEventEventMessageAddedEventMessage.Id, and is useful for accessing the field via an interface.
+func (v *AgentEventsAgentEventsAgentEventEventMessageAddedEventMessage) GetId() string { return v.Id }
+
+// GetContent returns AgentEventsAgentEventsAgentEventEventMessageAddedEventMessage.Content, and is useful for accessing the field via an interface.
+func (v *AgentEventsAgentEventsAgentEventEventMessageAddedEventMessage) GetContent() string {
+	return v.Content
+}
+
+// GetIsAgent returns AgentEventsAgentEventsAgentEventEventMessageAddedEventMessage.IsAgent, and is useful for accessing the field via an interface.
+func (v *AgentEventsAgentEventsAgentEventEventMessageAddedEventMessage) GetIsAgent() bool {
+	return v.IsAgent
+}
+
+// AgentEventsAgentEventsAgentEventEventSessionCreatedEvent includes the requested fields of the GraphQL type SessionCreatedEvent.
+// The GraphQL type's documentation follows.
+//
+// A session was opened with the agent (delivered by `agentEvents` only).
+type AgentEventsAgentEventsAgentEventEventSessionCreatedEvent struct {
+	Typename *string `json:"__typename"`
+	// The session's UUID.
+	SessionId string `json:"sessionId"`
+	// When it happened (for a message: its createdAt).
+	OccurredAt time.Time `json:"occurredAt"`
+}
+
+// GetTypename returns AgentEventsAgentEventsAgentEventEventSessionCreatedEvent.Typename, and is useful for accessing the field via an interface.
+func (v *AgentEventsAgentEventsAgentEventEventSessionCreatedEvent) GetTypename() *string {
+	return v.Typename
+}
+
+// GetSessionId returns AgentEventsAgentEventsAgentEventEventSessionCreatedEvent.SessionId, and is useful for accessing the field via an interface.
+func (v *AgentEventsAgentEventsAgentEventEventSessionCreatedEvent) GetSessionId() string {
+	return v.SessionId
+}
+
+// GetOccurredAt returns AgentEventsAgentEventsAgentEventEventSessionCreatedEvent.OccurredAt, and is useful for accessing the field via an interface.
+func (v *AgentEventsAgentEventsAgentEventEventSessionCreatedEvent) GetOccurredAt() time.Time {
+	return v.OccurredAt
+}
+
+// AgentEventsAgentEventsAgentEventEventSessionDeletedEvent includes the requested fields of the GraphQL type SessionDeletedEvent.
+// The GraphQL type's documentation follows.
+//
+// The session was deleted; no further events follow.
+type AgentEventsAgentEventsAgentEventEventSessionDeletedEvent struct {
+	Typename *string `json:"__typename"`
+	// The session's UUID.
+	SessionId string `json:"sessionId"`
+	// When it happened (for a message: its createdAt).
+	OccurredAt time.Time `json:"occurredAt"`
+}
+
+// GetTypename returns AgentEventsAgentEventsAgentEventEventSessionDeletedEvent.Typename, and is useful for accessing the field via an interface.
+func (v *AgentEventsAgentEventsAgentEventEventSessionDeletedEvent) GetTypename() *string {
+	return v.Typename
+}
+
+// GetSessionId returns AgentEventsAgentEventsAgentEventEventSessionDeletedEvent.SessionId, and is useful for accessing the field via an interface.
+func (v *AgentEventsAgentEventsAgentEventEventSessionDeletedEvent) GetSessionId() string {
+	return v.SessionId
+}
+
+// GetOccurredAt returns AgentEventsAgentEventsAgentEventEventSessionDeletedEvent.OccurredAt, and is useful for accessing the field via an interface.
+func (v *AgentEventsAgentEventsAgentEventEventSessionDeletedEvent) GetOccurredAt() time.Time {
+	return v.OccurredAt
+}
+
+// AgentEventsAgentEventsAgentEventEventSessionEvent includes the requested fields of the GraphQL interface SessionEvent.
+//
+// AgentEventsAgentEventsAgentEventEventSessionEvent is implemented by the following types:
+// AgentEventsAgentEventsAgentEventEventMessageAddedEvent
+// AgentEventsAgentEventsAgentEventEventSessionCreatedEvent
+// AgentEventsAgentEventsAgentEventEventSessionDeletedEvent
+// AgentEventsAgentEventsAgentEventEventSessionExpiredEvent
+// AgentEventsAgentEventsAgentEventEventSessionNearExpirationEvent
+// AgentEventsAgentEventsAgentEventEventSessionRenewedEvent
+// The GraphQL type's documentation follows.
+//
+// Something that happened to a session. Clients switch on `__typename`; Apollo
+// Client needs `possibleTypes` for it (examples/ts-client/src/possible-types.ts).
+type AgentEventsAgentEventsAgentEventEventSessionEvent interface {
+	implementsGraphQLInterfaceAgentEventsAgentEventsAgentEventEventSessionEvent()
+	// GetTypename returns the receiver's concrete GraphQL type-name (see interface doc for possible values).
+	GetTypename() *string
+	// GetSessionId returns the interface-field "sessionId" from its implementation.
+	// The GraphQL interface field's documentation follows.
+	//
+	// The session's UUID.
+	GetSessionId() string
+	// GetOccurredAt returns the interface-field "occurredAt" from its implementation.
+	// The GraphQL interface field's documentation follows.
+	//
+	// When it happened (for a message: its createdAt).
+	GetOccurredAt() time.Time
+}
+
+func (v *AgentEventsAgentEventsAgentEventEventMessageAddedEvent) implementsGraphQLInterfaceAgentEventsAgentEventsAgentEventEventSessionEvent() {
+}
+func (v *AgentEventsAgentEventsAgentEventEventSessionCreatedEvent) implementsGraphQLInterfaceAgentEventsAgentEventsAgentEventEventSessionEvent() {
+}
+func (v *AgentEventsAgentEventsAgentEventEventSessionDeletedEvent) implementsGraphQLInterfaceAgentEventsAgentEventsAgentEventEventSessionEvent() {
+}
+func (v *AgentEventsAgentEventsAgentEventEventSessionExpiredEvent) implementsGraphQLInterfaceAgentEventsAgentEventsAgentEventEventSessionEvent() {
+}
+func (v *AgentEventsAgentEventsAgentEventEventSessionNearExpirationEvent) implementsGraphQLInterfaceAgentEventsAgentEventsAgentEventEventSessionEvent() {
+}
+func (v *AgentEventsAgentEventsAgentEventEventSessionRenewedEvent) implementsGraphQLInterfaceAgentEventsAgentEventsAgentEventEventSessionEvent() {
+}
+
+func __unmarshalAgentEventsAgentEventsAgentEventEventSessionEvent(b []byte, v *AgentEventsAgentEventsAgentEventEventSessionEvent) error {
+	if string(b) == "null" {
+		return nil
+	}
+
+	var tn struct {
+		TypeName string `json:"__typename"`
+	}
+	err := json.Unmarshal(b, &tn)
+	if err != nil {
+		return err
+	}
+
+	switch tn.TypeName {
+	case "MessageAddedEvent":
+		*v = new(AgentEventsAgentEventsAgentEventEventMessageAddedEvent)
+		return json.Unmarshal(b, *v)
+	case "SessionCreatedEvent":
+		*v = new(AgentEventsAgentEventsAgentEventEventSessionCreatedEvent)
+		return json.Unmarshal(b, *v)
+	case "SessionDeletedEvent":
+		*v = new(AgentEventsAgentEventsAgentEventEventSessionDeletedEvent)
+		return json.Unmarshal(b, *v)
+	case "SessionExpiredEvent":
+		*v = new(AgentEventsAgentEventsAgentEventEventSessionExpiredEvent)
+		return json.Unmarshal(b, *v)
+	case "SessionNearExpirationEvent":
+		*v = new(AgentEventsAgentEventsAgentEventEventSessionNearExpirationEvent)
+		return json.Unmarshal(b, *v)
+	case "SessionRenewedEvent":
+		*v = new(AgentEventsAgentEventsAgentEventEventSessionRenewedEvent)
+		return json.Unmarshal(b, *v)
+	case "":
+		return fmt.Errorf(
+			"response was missing SessionEvent.__typename")
+	default:
+		return fmt.Errorf(
+			`unexpected concrete type for AgentEventsAgentEventsAgentEventEventSessionEvent: "%v"`, tn.TypeName)
+	}
+}
+
+func __marshalAgentEventsAgentEventsAgentEventEventSessionEvent(v *AgentEventsAgentEventsAgentEventEventSessionEvent) ([]byte, error) {
+
+	var typename string
+	switch v := (*v).(type) {
+	case *AgentEventsAgentEventsAgentEventEventMessageAddedEvent:
+		typename = "MessageAddedEvent"
+
+		result := struct {
+			TypeName string `json:"__typename"`
+			*AgentEventsAgentEventsAgentEventEventMessageAddedEvent
+		}{typename, v}
+		return json.Marshal(result)
+	case *AgentEventsAgentEventsAgentEventEventSessionCreatedEvent:
+		typename = "SessionCreatedEvent"
+
+		result := struct {
+			TypeName string `json:"__typename"`
+			*AgentEventsAgentEventsAgentEventEventSessionCreatedEvent
+		}{typename, v}
+		return json.Marshal(result)
+	case *AgentEventsAgentEventsAgentEventEventSessionDeletedEvent:
+		typename = "SessionDeletedEvent"
+
+		result := struct {
+			TypeName string `json:"__typename"`
+			*AgentEventsAgentEventsAgentEventEventSessionDeletedEvent
+		}{typename, v}
+		return json.Marshal(result)
+	case *AgentEventsAgentEventsAgentEventEventSessionExpiredEvent:
+		typename = "SessionExpiredEvent"
+
+		result := struct {
+			TypeName string `json:"__typename"`
+			*AgentEventsAgentEventsAgentEventEventSessionExpiredEvent
+		}{typename, v}
+		return json.Marshal(result)
+	case *AgentEventsAgentEventsAgentEventEventSessionNearExpirationEvent:
+		typename = "SessionNearExpirationEvent"
+
+		result := struct {
+			TypeName string `json:"__typename"`
+			*AgentEventsAgentEventsAgentEventEventSessionNearExpirationEvent
+		}{typename, v}
+		return json.Marshal(result)
+	case *AgentEventsAgentEventsAgentEventEventSessionRenewedEvent:
+		typename = "SessionRenewedEvent"
+
+		result := struct {
+			TypeName string `json:"__typename"`
+			*AgentEventsAgentEventsAgentEventEventSessionRenewedEvent
+		}{typename, v}
+		return json.Marshal(result)
+	case nil:
+		return []byte("null"), nil
+	default:
+		return nil, fmt.Errorf(
+			`unexpected concrete type for AgentEventsAgentEventsAgentEventEventSessionEvent: "%T"`, v)
+	}
+}
+
+// AgentEventsAgentEventsAgentEventEventSessionExpiredEvent includes the requested fields of the GraphQL type SessionExpiredEvent.
+// The GraphQL type's documentation follows.
+//
+// The session expired.
+type AgentEventsAgentEventsAgentEventEventSessionExpiredEvent struct {
+	Typename *string `json:"__typename"`
+	// The session's UUID.
+	SessionId string `json:"sessionId"`
+	// When it happened (for a message: its createdAt).
+	OccurredAt time.Time `json:"occurredAt"`
+}
+
+// GetTypename returns AgentEventsAgentEventsAgentEventEventSessionExpiredEvent.Typename, and is useful for accessing the field via an interface.
+func (v *AgentEventsAgentEventsAgentEventEventSessionExpiredEvent) GetTypename() *string {
+	return v.Typename
+}
+
+// GetSessionId returns AgentEventsAgentEventsAgentEventEventSessionExpiredEvent.SessionId, and is useful for accessing the field via an interface.
+func (v *AgentEventsAgentEventsAgentEventEventSessionExpiredEvent) GetSessionId() string {
+	return v.SessionId
+}
+
+// GetOccurredAt returns AgentEventsAgentEventsAgentEventEventSessionExpiredEvent.OccurredAt, and is useful for accessing the field via an interface.
+func (v *AgentEventsAgentEventsAgentEventEventSessionExpiredEvent) GetOccurredAt() time.Time {
+	return v.OccurredAt
+}
+
+// AgentEventsAgentEventsAgentEventEventSessionNearExpirationEvent includes the requested fields of the GraphQL type SessionNearExpirationEvent.
+// The GraphQL type's documentation follows.
+//
+// The session entered its warning window: it expires at `expiresAt` unless renewed.
+type AgentEventsAgentEventsAgentEventEventSessionNearExpirationEvent struct {
+	Typename *string `json:"__typename"`
+	// The session's UUID.
+	SessionId string `json:"sessionId"`
+	// When it happened (for a message: its createdAt).
+	OccurredAt time.Time `json:"occurredAt"`
+}
+
+// GetTypename returns AgentEventsAgentEventsAgentEventEventSessionNearExpirationEvent.Typename, and is useful for accessing the field via an interface.
+func (v *AgentEventsAgentEventsAgentEventEventSessionNearExpirationEvent) GetTypename() *string {
+	return v.Typename
+}
+
+// GetSessionId returns AgentEventsAgentEventsAgentEventEventSessionNearExpirationEvent.SessionId, and is useful for accessing the field via an interface.
+func (v *AgentEventsAgentEventsAgentEventEventSessionNearExpirationEvent) GetSessionId() string {
+	return v.SessionId
+}
+
+// GetOccurredAt returns AgentEventsAgentEventsAgentEventEventSessionNearExpirationEvent.OccurredAt, and is useful for accessing the field via an interface.
+func (v *AgentEventsAgentEventsAgentEventEventSessionNearExpirationEvent) GetOccurredAt() time.Time {
+	return v.OccurredAt
+}
+
+// AgentEventsAgentEventsAgentEventEventSessionRenewedEvent includes the requested fields of the GraphQL type SessionRenewedEvent.
+// The GraphQL type's documentation follows.
+//
+// The session's expiry moved: a renewal, a heartbeat or message that renewed, or a timeout change (wasRenewed false).
+type AgentEventsAgentEventsAgentEventEventSessionRenewedEvent struct {
+	Typename *string `json:"__typename"`
+	// The session's UUID.
+	SessionId string `json:"sessionId"`
+	// When it happened (for a message: its createdAt).
+	OccurredAt time.Time `json:"occurredAt"`
+}
+
+// GetTypename returns AgentEventsAgentEventsAgentEventEventSessionRenewedEvent.Typename, and is useful for accessing the field via an interface.
+func (v *AgentEventsAgentEventsAgentEventEventSessionRenewedEvent) GetTypename() *string {
+	return v.Typename
+}
+
+// GetSessionId returns AgentEventsAgentEventsAgentEventEventSessionRenewedEvent.SessionId, and is useful for accessing the field via an interface.
+func (v *AgentEventsAgentEventsAgentEventEventSessionRenewedEvent) GetSessionId() string {
+	return v.SessionId
+}
+
+// GetOccurredAt returns AgentEventsAgentEventsAgentEventEventSessionRenewedEvent.OccurredAt, and is useful for accessing the field via an interface.
+func (v *AgentEventsAgentEventsAgentEventEventSessionRenewedEvent) GetOccurredAt() time.Time {
+	return v.OccurredAt
+}
+
+// AgentEventsResponse is returned by AgentEvents on success.
+type AgentEventsResponse struct {
+	// Every event of every session opened with an agent, in one feed: sessions
+	// opened (`SessionCreatedEvent`), messages (user and agent), renewals,
+	// timeout changes, near-expiration warnings, expiry and deletion, each with
+	// its position in the feed. The feed is stored with every change, in the
+	// change's own transaction, so it misses nothing, across replicas: a worker
+	// that restarts with the `cursor` of the last event it handled receives every
+	// event after it, in order (in order per session; events of different
+	// sessions in the order their changes committed). A message whose session was
+	// deleted before it was read is skipped (the deletion follows). Served over
+	// WebSocket and Server-Sent Events like `sessionEvents`; a reader that does
+	// not keep up is never dropped (the feed waits for it).
+	// Only the agent itself (a JWT with role agent and its id) or an admin may
+	// follow it. Errors: FORBIDDEN, AGENT_NOT_FOUND, VALIDATION_ERROR (a bad
+	// cursor), RATE_LIMITED; UNAVAILABLE ends it when the database stays
+	// unreachable (subscribe again with `after`).
+	AgentEvents AgentEventsAgentEventsAgentEvent `json:"agentEvents"`
+}
+
+// GetAgentEvents returns AgentEventsResponse.AgentEvents, and is useful for accessing the field via an interface.
+func (v *AgentEventsResponse) GetAgentEvents() AgentEventsAgentEventsAgentEvent { return v.AgentEvents }
+
 // A file or link to send with a message.
 type AttachmentInput struct {
 	// What it is, e.g. `image` or `file`; non-empty.
@@ -99,6 +545,8 @@ type CreateAgentInput struct {
 	Name string `json:"name"`
 	// Defaults for sessions opened with this agent; omitted fields use the server defaults.
 	SessionDefaults *TimeoutConfigInput `json:"sessionDefaults"`
+	// Where to POST the agent's events (README "Webhooks"); omitted: no webhook.
+	Webhook *WebhookInput `json:"webhook"`
 }
 
 // GetId returns CreateAgentInput.Id, and is useful for accessing the field via an interface.
@@ -109,6 +557,9 @@ func (v *CreateAgentInput) GetName() string { return v.Name }
 
 // GetSessionDefaults returns CreateAgentInput.SessionDefaults, and is useful for accessing the field via an interface.
 func (v *CreateAgentInput) GetSessionDefaults() *TimeoutConfigInput { return v.SessionDefaults }
+
+// GetWebhook returns CreateAgentInput.Webhook, and is useful for accessing the field via an interface.
+func (v *CreateAgentInput) GetWebhook() *WebhookInput { return v.Webhook }
 
 // CreateAgentResponse is returned by CreateAgent on success.
 type CreateAgentResponse struct {
@@ -1293,6 +1744,29 @@ func (v *SessionEventsSessionEventsMessageAddedEventMessage) GetCreatedAt() time
 	return v.CreatedAt
 }
 
+// SessionEventsSessionEventsSessionCreatedEvent includes the requested fields of the GraphQL type SessionCreatedEvent.
+// The GraphQL type's documentation follows.
+//
+// A session was opened with the agent (delivered by `agentEvents` only).
+type SessionEventsSessionEventsSessionCreatedEvent struct {
+	Typename *string `json:"__typename"`
+	// The session's UUID.
+	SessionId string `json:"sessionId"`
+	// When it happened (for a message: its createdAt).
+	OccurredAt time.Time `json:"occurredAt"`
+}
+
+// GetTypename returns SessionEventsSessionEventsSessionCreatedEvent.Typename, and is useful for accessing the field via an interface.
+func (v *SessionEventsSessionEventsSessionCreatedEvent) GetTypename() *string { return v.Typename }
+
+// GetSessionId returns SessionEventsSessionEventsSessionCreatedEvent.SessionId, and is useful for accessing the field via an interface.
+func (v *SessionEventsSessionEventsSessionCreatedEvent) GetSessionId() string { return v.SessionId }
+
+// GetOccurredAt returns SessionEventsSessionEventsSessionCreatedEvent.OccurredAt, and is useful for accessing the field via an interface.
+func (v *SessionEventsSessionEventsSessionCreatedEvent) GetOccurredAt() time.Time {
+	return v.OccurredAt
+}
+
 // SessionEventsSessionEventsSessionDeletedEvent includes the requested fields of the GraphQL type SessionDeletedEvent.
 // The GraphQL type's documentation follows.
 //
@@ -1320,6 +1794,7 @@ func (v *SessionEventsSessionEventsSessionDeletedEvent) GetOccurredAt() time.Tim
 //
 // SessionEventsSessionEventsSessionEvent is implemented by the following types:
 // SessionEventsSessionEventsMessageAddedEvent
+// SessionEventsSessionEventsSessionCreatedEvent
 // SessionEventsSessionEventsSessionDeletedEvent
 // SessionEventsSessionEventsSessionExpiredEvent
 // SessionEventsSessionEventsSessionNearExpirationEvent
@@ -1346,6 +1821,8 @@ type SessionEventsSessionEventsSessionEvent interface {
 
 func (v *SessionEventsSessionEventsMessageAddedEvent) implementsGraphQLInterfaceSessionEventsSessionEventsSessionEvent() {
 }
+func (v *SessionEventsSessionEventsSessionCreatedEvent) implementsGraphQLInterfaceSessionEventsSessionEventsSessionEvent() {
+}
 func (v *SessionEventsSessionEventsSessionDeletedEvent) implementsGraphQLInterfaceSessionEventsSessionEventsSessionEvent() {
 }
 func (v *SessionEventsSessionEventsSessionExpiredEvent) implementsGraphQLInterfaceSessionEventsSessionEventsSessionEvent() {
@@ -1371,6 +1848,9 @@ func __unmarshalSessionEventsSessionEventsSessionEvent(b []byte, v *SessionEvent
 	switch tn.TypeName {
 	case "MessageAddedEvent":
 		*v = new(SessionEventsSessionEventsMessageAddedEvent)
+		return json.Unmarshal(b, *v)
+	case "SessionCreatedEvent":
+		*v = new(SessionEventsSessionEventsSessionCreatedEvent)
 		return json.Unmarshal(b, *v)
 	case "SessionDeletedEvent":
 		*v = new(SessionEventsSessionEventsSessionDeletedEvent)
@@ -1403,6 +1883,14 @@ func __marshalSessionEventsSessionEventsSessionEvent(v *SessionEventsSessionEven
 		result := struct {
 			TypeName string `json:"__typename"`
 			*SessionEventsSessionEventsMessageAddedEvent
+		}{typename, v}
+		return json.Marshal(result)
+	case *SessionEventsSessionEventsSessionCreatedEvent:
+		typename = "SessionCreatedEvent"
+
+		result := struct {
+			TypeName string `json:"__typename"`
+			*SessionEventsSessionEventsSessionCreatedEvent
 		}{typename, v}
 		return json.Marshal(result)
 	case *SessionEventsSessionEventsSessionDeletedEvent:
@@ -2071,6 +2559,69 @@ func (v *UpdateSessionTimeoutUpdateSessionTimeoutSession) __premarshalJSON() (*_
 	return &retval, nil
 }
 
+// The types of event a webhook delivers (the body's `type` in lower case with a dot, e.g. `message.added`).
+type WebhookEvent string
+
+const (
+	// `session.created`: a session was opened with the agent.
+	WebhookEventSessionCreated WebhookEvent = "SESSION_CREATED"
+	// `message.added`: a message was stored (user or agent).
+	WebhookEventMessageAdded WebhookEvent = "MESSAGE_ADDED"
+	// `session.renewed`: the session's expiry moved (renewal, heartbeat, renewing message, timeout change).
+	WebhookEventSessionRenewed WebhookEvent = "SESSION_RENEWED"
+	// `session.near_expiration`: the session entered its warning window.
+	WebhookEventSessionNearExpiration WebhookEvent = "SESSION_NEAR_EXPIRATION"
+	// `session.expired`: the session expired.
+	WebhookEventSessionExpired WebhookEvent = "SESSION_EXPIRED"
+	// `session.deleted`: the session was deleted.
+	WebhookEventSessionDeleted WebhookEvent = "SESSION_DELETED"
+)
+
+var AllWebhookEvent = []WebhookEvent{
+	WebhookEventSessionCreated,
+	WebhookEventMessageAdded,
+	WebhookEventSessionRenewed,
+	WebhookEventSessionNearExpiration,
+	WebhookEventSessionExpired,
+	WebhookEventSessionDeleted,
+}
+
+// An agent's webhook: each selected event of the agent's sessions is POSTed
+// as JSON `{id, type, createdAt, data}`, signed in the header
+// `Sessionhub-Signature: t=<unix seconds>,v1=<hex HMAC-SHA256(secret, t + "." + body)>`,
+// at least once, in order per session, retried with exponential backoff for 24 hours.
+type WebhookInput struct {
+	// The receiver: an absolute http or https URL. Targets on loopback, private
+	// or link-local networks are refused (also when a name resolves to one at
+	// delivery) unless the server runs with WEBHOOK_ALLOW_PRIVATE=true.
+	Url string `json:"url"`
+	// The signing secret, 16 to 256 characters. Write-only: it is never returned.
+	Secret string `json:"secret"`
+	// The event types to deliver; omitted or empty: all of them.
+	Events []WebhookEvent `json:"events"`
+}
+
+// GetUrl returns WebhookInput.Url, and is useful for accessing the field via an interface.
+func (v *WebhookInput) GetUrl() string { return v.Url }
+
+// GetSecret returns WebhookInput.Secret, and is useful for accessing the field via an interface.
+func (v *WebhookInput) GetSecret() string { return v.Secret }
+
+// GetEvents returns WebhookInput.Events, and is useful for accessing the field via an interface.
+func (v *WebhookInput) GetEvents() []WebhookEvent { return v.Events }
+
+// __AgentEventsInput is used internally by genqlient
+type __AgentEventsInput struct {
+	AgentId string  `json:"agentId"`
+	After   *string `json:"after"`
+}
+
+// GetAgentId returns __AgentEventsInput.AgentId, and is useful for accessing the field via an interface.
+func (v *__AgentEventsInput) GetAgentId() string { return v.AgentId }
+
+// GetAfter returns __AgentEventsInput.After, and is useful for accessing the field via an interface.
+func (v *__AgentEventsInput) GetAfter() *string { return v.After }
+
 // __CreateAgentInput is used internally by genqlient
 type __CreateAgentInput struct {
 	Input CreateAgentInput `json:"input"`
@@ -2210,6 +2761,74 @@ func (v *__UpdateSessionTimeoutInput) GetSessionId() string { return v.SessionId
 
 // GetInput returns __UpdateSessionTimeoutInput.Input, and is useful for accessing the field via an interface.
 func (v *__UpdateSessionTimeoutInput) GetInput() TimeoutConfigInput { return v.Input }
+
+// The subscription executed by AgentEvents.
+const AgentEvents_Operation = `
+subscription AgentEvents ($agentId: ID!, $after: String) {
+	agentEvents(agentId: $agentId, after: $after) {
+		cursor
+		event {
+			__typename
+			sessionId
+			occurredAt
+			... on MessageAddedEvent {
+				message {
+					id
+					content
+					isAgent
+				}
+			}
+		}
+	}
+}
+`
+
+// To unsubscribe, use [graphql.WebSocketClient.Unsubscribe]
+func AgentEvents(
+	ctx_ context.Context,
+	client_ graphql.WebSocketClient,
+	agentId string,
+	after *string,
+) (dataChan_ chan AgentEventsWsResponse, subscriptionID_ string, err_ error) {
+	req_ := &graphql.Request{
+		OpName: "AgentEvents",
+		Query:  AgentEvents_Operation,
+		Variables: &__AgentEventsInput{
+			AgentId: agentId,
+			After:   after,
+		},
+	}
+
+	dataChan_ = make(chan AgentEventsWsResponse)
+	subscriptionID_, err_ = client_.Subscribe(req_, dataChan_, AgentEventsForwardData)
+
+	return dataChan_, subscriptionID_, err_
+}
+
+type AgentEventsWsResponse graphql.BaseResponse[*AgentEventsResponse]
+
+func AgentEventsForwardData(interfaceChan interface{}, jsonRawMsg json.RawMessage) error {
+	var gqlResp graphql.Response
+	var wsResp AgentEventsWsResponse
+	err := json.Unmarshal(jsonRawMsg, &gqlResp)
+	if err != nil {
+		return err
+	}
+	if len(gqlResp.Errors) == 0 {
+		err = json.Unmarshal(jsonRawMsg, &wsResp)
+		if err != nil {
+			return err
+		}
+	} else {
+		wsResp.Errors = gqlResp.Errors
+	}
+	dataChan_, ok := interfaceChan.(chan AgentEventsWsResponse)
+	if !ok {
+		return errors.New("failed to cast interface into 'chan AgentEventsWsResponse'")
+	}
+	dataChan_ <- wsResp
+	return nil
+}
 
 // The mutation executed by CreateAgent.
 const CreateAgent_Operation = `

@@ -37,6 +37,9 @@ func (r *subscriptionResolver) followSession(ctx context.Context, sessionID, aft
 	out := make(chan model.SessionEvent)
 	links := loadersFrom(ctx)
 	deliver := func(e models.Event) bool {
+		if e.Kind == models.EventCreated { // the agent feed's; nothing for a session's followers
+			return true
+		}
 		if links != nil {
 			links.forget(e.SessionID) // event.session is the session as it is now
 		}
@@ -144,6 +147,8 @@ func failStream(ctx context.Context, appErr *models.Error) {
 func toModelEvent(e models.Event) model.SessionEvent {
 	id := e.SessionID.String()
 	switch e.Kind {
+	case models.EventCreated:
+		return model.SessionCreatedEvent{SessionID: id, OccurredAt: e.OccurredAt}
 	case models.EventMessageAdded:
 		return model.MessageAddedEvent{SessionID: id, OccurredAt: e.OccurredAt, Message: e.Message,
 			Cursor: models.KeyOf(e.Message.CreatedAt, e.Message.ID).Cursor()}

@@ -14,6 +14,24 @@ import (
 	"github.com/google/uuid"
 )
 
+// Webhook is the resolver for the webhook field.
+func (r *agentResolver) Webhook(ctx context.Context, obj *models.Agent) (*model.AgentWebhook, error) {
+	w, err := r.Chat.AgentWebhook(ctx, obj.ID)
+	if err != nil {
+		return nil, err
+	}
+	return toAgentWebhook(w), nil
+}
+
+// WebhookDeliveries is the resolver for the webhookDeliveries field.
+func (r *agentResolver) WebhookDeliveries(ctx context.Context, obj *models.Agent, first *int, after *string) (*model.WebhookDeliveryConnection, error) {
+	page, more, err := r.Chat.WebhookDeliveries(ctx, obj.ID, deref(first, 20), deref(after))
+	if err != nil {
+		return nil, err
+	}
+	return toDeliveryConnection(page, more), nil
+}
+
 // Session is the resolver for the session field.
 func (r *messageResolver) Session(ctx context.Context, obj *models.Message) (*models.Session, error) {
 	return r.linkedSession(ctx, obj.SessionID)
@@ -35,6 +53,16 @@ func (r *mutationResolver) CreateAgent(ctx context.Context, input model.CreateAg
 		ID:              deref(input.ID),
 		Name:            input.Name,
 		SessionDefaults: deref(input.SessionDefaults),
+		Webhook:         fromWebhookInput(input.Webhook),
+	})
+}
+
+// UpdateAgent is the resolver for the updateAgent field.
+func (r *mutationResolver) UpdateAgent(ctx context.Context, id string, input model.UpdateAgentInput) (*models.Agent, error) {
+	return r.Chat.UpdateAgent(ctx, id, chat.UpdateAgentInput{
+		Name:          input.Name,
+		Webhook:       fromWebhookInput(input.Webhook),
+		RemoveWebhook: deref(input.RemoveWebhook),
 	})
 }
 
@@ -189,6 +217,11 @@ func (r *sessionResolver) Messages(ctx context.Context, obj *models.Session, fir
 }
 
 // Session is the resolver for the session field.
+func (r *sessionCreatedEventResolver) Session(ctx context.Context, obj *model.SessionCreatedEvent) (*models.Session, error) {
+	return r.eventSession(ctx, obj.SessionID)
+}
+
+// Session is the resolver for the session field.
 func (r *sessionDeletedEventResolver) Session(ctx context.Context, obj *model.SessionDeletedEvent) (*models.Session, error) {
 	return r.deletedSession(ctx, obj.SessionID)
 }
@@ -213,6 +246,14 @@ func (r *subscriptionResolver) SessionEvents(ctx context.Context, sessionID stri
 	return r.followSession(ctx, sessionID, deref(after))
 }
 
+// AgentEvents is the resolver for the agentEvents field.
+func (r *subscriptionResolver) AgentEvents(ctx context.Context, agentID string, after *string) (<-chan *model.AgentEvent, error) {
+	return r.followAgent(ctx, agentID, deref(after))
+}
+
+// Agent returns AgentResolver implementation.
+func (r *Resolver) Agent() AgentResolver { return &agentResolver{r} }
+
 // Message returns MessageResolver implementation.
 func (r *Resolver) Message() MessageResolver { return &messageResolver{r} }
 
@@ -229,6 +270,11 @@ func (r *Resolver) Query() QueryResolver { return &queryResolver{r} }
 
 // Session returns SessionResolver implementation.
 func (r *Resolver) Session() SessionResolver { return &sessionResolver{r} }
+
+// SessionCreatedEvent returns SessionCreatedEventResolver implementation.
+func (r *Resolver) SessionCreatedEvent() SessionCreatedEventResolver {
+	return &sessionCreatedEventResolver{r}
+}
 
 // SessionDeletedEvent returns SessionDeletedEventResolver implementation.
 func (r *Resolver) SessionDeletedEvent() SessionDeletedEventResolver {
@@ -254,11 +300,13 @@ func (r *Resolver) SessionRenewedEvent() SessionRenewedEventResolver {
 func (r *Resolver) Subscription() SubscriptionResolver { return &subscriptionResolver{r} }
 
 type (
+	agentResolver                      struct{ *Resolver }
 	messageResolver                    struct{ *Resolver }
 	messageAddedEventResolver          struct{ *Resolver }
 	mutationResolver                   struct{ *Resolver }
 	queryResolver                      struct{ *Resolver }
 	sessionResolver                    struct{ *Resolver }
+	sessionCreatedEventResolver        struct{ *Resolver }
 	sessionDeletedEventResolver        struct{ *Resolver }
 	sessionExpiredEventResolver        struct{ *Resolver }
 	sessionNearExpirationEventResolver struct{ *Resolver }

@@ -19,8 +19,10 @@ const (
 
 // Event is one change of a session, delivered to its subscribers.
 type Event struct {
-	Kind       EventKind `json:"k"`
-	SessionID  uuid.UUID `json:"s"`
+	Kind      EventKind `json:"k"`
+	SessionID uuid.UUID `json:"s"`
+	// AgentID is the session's agent: it wakes that agent's feed readers.
+	AgentID    uuid.UUID `json:"a,omitzero"`
 	OccurredAt time.Time `json:"at"`
 	Message    *Message  `json:"m,omitempty"` // EventMessageAdded
 	// PrevMessageAt is the createdAt of the session's message before Message
@@ -33,5 +35,6 @@ type Event struct {
 // LifetimeClaim is a session whose lifetime event a replica claimed to announce.
 type LifetimeClaim struct {
 	ID        uuid.UUID
+	AgentID   uuid.UUID
 	ExpiresAt time.Time
 }

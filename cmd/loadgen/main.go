@@ -58,6 +58,12 @@ type options struct {
 	hold                time.Duration
 	history             int
 	fanOut, fanOutRate  int
+	// webhookDelay, when set, gives the loadgen agent a webhook to a
+	// receiver in this process that answers each POST after this delay
+	// (the server needs WEBHOOK_ALLOW_PRIVATE=true): a slow receiver must
+	// not slow sends.
+	webhookDelay time.Duration
+	webhookURL   string
 }
 
 func main() {
@@ -78,6 +84,7 @@ func main() {
 	flag.DurationVar(&o.hold, "hold", 0, "with -idle-subscriptions: keep them open this long before measuring")
 	flag.IntVar(&o.fanOut, "fanout", 0, "instead of sends, follow this many sessions with one subscriber each and send -fanout-rate messages a second to them for -d")
 	flag.IntVar(&o.fanOutRate, "fanout-rate", 1000, "with -fanout: messages a second; 0 sends as fast as the -c clients can")
+	flag.DurationVar(&o.webhookDelay, "webhook-delay", 0, "give the agent a webhook (every event type) to a receiver in loadgen that answers each POST after this delay; the server needs WEBHOOK_ALLOW_PRIVATE=true")
 	flag.Parse()
 	for _, u := range strings.Split(urls, ",") {
 		if u = strings.TrimSpace(u); u != "" {
@@ -127,6 +134,14 @@ func run(ctx context.Context, o options) error {
 	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: o.concurrency * 2}}
 	if o.fanOut > 0 {
 		o.sessions = o.fanOut
+	}
+	if o.webhookDelay > 0 {
+		hooks, err := startSlowReceiver(o.webhookDelay)
+		if err != nil {
+			return err
+		}
+		defer hooks.report()
+		o.webhookURL = hooks.url
 	}
 	sessions, err := setup(ctx, client, o)
 	if err != nil {
@@ -289,12 +304,18 @@ func drive(ctx context.Context, o options, sessions []string, send func(context.
 // setup registers an agent and opens sessions that live for the whole run.
 func setup(ctx context.Context, client *http.Client, o options) ([]string, error) {
 	var agent struct {
-		Data struct{ CreateAgent struct{ ID string } }
+		Data   struct{ CreateAgent struct{ ID string } }
+		Errors []any
+	}
+	input := map[string]any{"name": "loadgen", "sessionDefaults": map[string]any{"timeoutMinutes": 1440, "maxDurationMinutes": 2880}}
+	if o.webhookURL != "" {
+		input["webhook"] = map[string]any{"url": o.webhookURL, "secret": "loadgen-webhook-secret"}
 	}
 	if err := post(ctx, client, o, "/query", map[string]any{
-		"query": `mutation { createAgent(input: {name: "loadgen", sessionDefaults: {timeoutMinutes: 1440, maxDurationMinutes: 2880}}) { id } }`,
-	}, http.StatusOK, &agent); err != nil {
-		return nil, fmt.Errorf("create agent: %w", err)
+		"query":     `mutation($in: CreateAgentInput!) { createAgent(input: $in) { id } }`,
+		"variables": map[string]any{"in": input},
+	}, http.StatusOK, &agent); err != nil || agent.Data.CreateAgent.ID == "" {
+		return nil, fmt.Errorf("create agent: %v %v", err, agent.Errors)
 	}
 	sessions := make([]string, o.sessions)
 	for i := range sessions {

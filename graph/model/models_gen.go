@@ -3,7 +3,11 @@
 package model
 
 import (
+	"bytes"
+	"fmt"
+	"io"
 	"sessionhub/models"
+	"strconv"
 	"time"
 )
 
@@ -22,6 +26,26 @@ type SessionEvent interface {
 	GetSession() *models.Session
 }
 
+// One event of an agent's feed (`agentEvents`) and its position.
+type AgentEvent struct {
+	// The feed position of this event: pass the last one handled as `agentEvents(after:)` to resume after it.
+	Cursor string `json:"cursor"`
+	// What happened (`__typename` tells which kind).
+	Event SessionEvent `json:"event"`
+}
+
+// An agent's webhook as configured (the secret is never returned).
+type AgentWebhook struct {
+	// The receiver URL.
+	URL string `json:"url"`
+	// The event types delivered (all of them when the webhook was set without a selection).
+	Events []WebhookEvent `json:"events"`
+	// When the webhook was first set.
+	CreatedAt time.Time `json:"createdAt"`
+	// When it was last changed.
+	UpdatedAt time.Time `json:"updatedAt"`
+}
+
 // An agent to register.
 type CreateAgentInput struct {
 	// Optional UUID; one is generated when omitted.
@@ -30,6 +54,8 @@ type CreateAgentInput struct {
 	Name string `json:"name"`
 	// Defaults for sessions opened with this agent; omitted fields use the server defaults.
 	SessionDefaults *models.TimeoutOverrides `json:"sessionDefaults,omitempty"`
+	// Where to POST the agent's events (README "Webhooks"); omitted: no webhook.
+	Webhook *WebhookInput `json:"webhook,omitempty"`
 }
 
 // A session to open.
@@ -128,6 +154,30 @@ type SessionConnection struct {
 	// the time of the read, 0 or more. Counted only when selected: one extra query.
 	TotalCount int `json:"totalCount"`
 }
+
+// A session was opened with the agent (delivered by `agentEvents` only).
+type SessionCreatedEvent struct {
+	// The session's UUID.
+	SessionID string `json:"sessionId"`
+	// The session's createdAt.
+	OccurredAt time.Time `json:"occurredAt"`
+	// The session as it is when the event is delivered.
+	Session *models.Session `json:"session"`
+}
+
+func (SessionCreatedEvent) IsSessionEvent() {}
+
+// The session's UUID.
+func (this SessionCreatedEvent) GetSessionID() string { return this.SessionID }
+
+// When it happened (for a message: its createdAt).
+func (this SessionCreatedEvent) GetOccurredAt() time.Time { return this.OccurredAt }
+
+// The session as it is when the event is delivered (read from the database
+// then, so a normalized cache picks up its new expiresAt, renewalCount and
+// state); for `SessionDeletedEvent`, as it was last seen by this subscription,
+// since it no longer exists.
+func (this SessionCreatedEvent) GetSession() *models.Session { return this.Session }
 
 // The session was deleted; no further events follow.
 type SessionDeletedEvent struct {
@@ -251,4 +301,203 @@ func (this SessionRenewedEvent) GetSession() *models.Session { return this.Sessi
 
 // The live entry points.
 type Subscription struct {
+}
+
+// Changes to an agent; omitted fields keep their values.
+type UpdateAgentInput struct {
+	// A new display name: 1 to 200 characters after trimming surrounding spaces.
+	Name *string `json:"name,omitempty"`
+	// Sets the agent's webhook (replacing any): a new one receives the events
+	// that happen from now on; a replaced one continues where the old stood.
+	Webhook *WebhookInput `json:"webhook,omitempty"`
+	// True removes the agent's webhook (its undelivered deliveries wait until one is set again).
+	RemoveWebhook *bool `json:"removeWebhook,omitempty"`
+}
+
+// One event POSTed (or to be POSTed) to an agent's webhook.
+type WebhookDelivery struct {
+	// The delivery id: the body's `id` and the `Sessionhub-Delivery` header, the same on every retry.
+	ID string `json:"id"`
+	// The event type.
+	Type WebhookEvent `json:"type"`
+	// The session the event is about.
+	SessionID string `json:"sessionId"`
+	// Where the delivery stands.
+	Status WebhookDeliveryStatus `json:"status"`
+	// Attempts made so far.
+	Attempts int `json:"attempts"`
+	// Why the last attempt failed; null when none failed or it was delivered.
+	LastError *string `json:"lastError,omitempty"`
+	// When the delivery was drawn from the agent's feed.
+	CreatedAt time.Time `json:"createdAt"`
+	// When it is attempted next; null once delivered or failed.
+	NextAttemptAt *time.Time `json:"nextAttemptAt,omitempty"`
+	// When the receiver acknowledged it.
+	DeliveredAt *time.Time `json:"deliveredAt,omitempty"`
+	// The JSON body, exactly as POSTed and signed.
+	Body string `json:"body"`
+}
+
+// A page of webhook deliveries, newest first (Relay cursor connection).
+type WebhookDeliveryConnection struct {
+	// The page's deliveries with their cursors.
+	Edges []*WebhookDeliveryEdge `json:"edges"`
+	// The deliveries of `edges`.
+	Nodes []*WebhookDelivery `json:"nodes"`
+	// Where the page stands (only `first`/`after` paging: hasPreviousPage is false).
+	PageInfo *models.PageInfo `json:"pageInfo"`
+}
+
+// One delivery in a page.
+type WebhookDeliveryEdge struct {
+	// The delivery's position: pass it as `after` for older ones.
+	Cursor string `json:"cursor"`
+	// The delivery.
+	Node *WebhookDelivery `json:"node"`
+}
+
+// An agent's webhook: each selected event of the agent's sessions is POSTed
+// as JSON `{id, type, createdAt, data}`, signed in the header
+// `Sessionhub-Signature: t=<unix seconds>,v1=<hex HMAC-SHA256(secret, t + "." + body)>`,
+// at least once, in order per session, retried with exponential backoff for 24 hours.
+type WebhookInput struct {
+	// The receiver: an absolute http or https URL. Targets on loopback, private
+	// or link-local networks are refused (also when a name resolves to one at
+	// delivery) unless the server runs with WEBHOOK_ALLOW_PRIVATE=true.
+	URL string `json:"url"`
+	// The signing secret, 16 to 256 characters. Write-only: it is never returned.
+	Secret string `json:"secret"`
+	// The event types to deliver; omitted or empty: all of them.
+	Events []WebhookEvent `json:"events,omitempty"`
+}
+
+// Where a webhook delivery stands.
+type WebhookDeliveryStatus string
+
+const (
+	// Not acknowledged yet: being attempted or waiting for its next attempt.
+	WebhookDeliveryStatusPending WebhookDeliveryStatus = "PENDING"
+	// The receiver answered 2xx.
+	WebhookDeliveryStatusDelivered WebhookDeliveryStatus = "DELIVERED"
+	// Given up: not acknowledged within 24 hours of attempts.
+	WebhookDeliveryStatusFailed WebhookDeliveryStatus = "FAILED"
+)
+
+var AllWebhookDeliveryStatus = []WebhookDeliveryStatus{
+	WebhookDeliveryStatusPending,
+	WebhookDeliveryStatusDelivered,
+	WebhookDeliveryStatusFailed,
+}
+
+func (e WebhookDeliveryStatus) IsValid() bool {
+	switch e {
+	case WebhookDeliveryStatusPending, WebhookDeliveryStatusDelivered, WebhookDeliveryStatusFailed:
+		return true
+	}
+	return false
+}
+
+func (e WebhookDeliveryStatus) String() string {
+	return string(e)
+}
+
+func (e *WebhookDeliveryStatus) UnmarshalGQL(v any) error {
+	str, ok := v.(string)
+	if !ok {
+		return fmt.Errorf("enums must be strings")
+	}
+
+	*e = WebhookDeliveryStatus(str)
+	if !e.IsValid() {
+		return fmt.Errorf("%s is not a valid WebhookDeliveryStatus", str)
+	}
+	return nil
+}
+
+func (e WebhookDeliveryStatus) MarshalGQL(w io.Writer) {
+	_, _ = fmt.Fprint(w, strconv.Quote(e.String()))
+}
+
+func (e *WebhookDeliveryStatus) UnmarshalJSON(b []byte) error {
+	s, err := strconv.Unquote(string(b))
+	if err != nil {
+		return err
+	}
+	return e.UnmarshalGQL(s)
+}
+
+func (e WebhookDeliveryStatus) MarshalJSON() ([]byte, error) {
+	var buf bytes.Buffer
+	e.MarshalGQL(&buf)
+	return buf.Bytes(), nil
+}
+
+// The types of event a webhook delivers (the body's `type` in lower case with a dot, e.g. `message.added`).
+type WebhookEvent string
+
+const (
+	// `session.created`: a session was opened with the agent.
+	WebhookEventSessionCreated WebhookEvent = "SESSION_CREATED"
+	// `message.added`: a message was stored (user or agent).
+	WebhookEventMessageAdded WebhookEvent = "MESSAGE_ADDED"
+	// `session.renewed`: the session's expiry moved (renewal, heartbeat, renewing message, timeout change).
+	WebhookEventSessionRenewed WebhookEvent = "SESSION_RENEWED"
+	// `session.near_expiration`: the session entered its warning window.
+	WebhookEventSessionNearExpiration WebhookEvent = "SESSION_NEAR_EXPIRATION"
+	// `session.expired`: the session expired.
+	WebhookEventSessionExpired WebhookEvent = "SESSION_EXPIRED"
+	// `session.deleted`: the session was deleted.
+	WebhookEventSessionDeleted WebhookEvent = "SESSION_DELETED"
+)
+
+var AllWebhookEvent = []WebhookEvent{
+	WebhookEventSessionCreated,
+	WebhookEventMessageAdded,
+	WebhookEventSessionRenewed,
+	WebhookEventSessionNearExpiration,
+	WebhookEventSessionExpired,
+	WebhookEventSessionDeleted,
+}
+
+func (e WebhookEvent) IsValid() bool {
+	switch e {
+	case WebhookEventSessionCreated, WebhookEventMessageAdded, WebhookEventSessionRenewed, WebhookEventSessionNearExpiration, WebhookEventSessionExpired, WebhookEventSessionDeleted:
+		return true
+	}
+	return false
+}
+
+func (e WebhookEvent) String() string {
+	return string(e)
+}
+
+func (e *WebhookEvent) UnmarshalGQL(v any) error {
+	str, ok := v.(string)
+	if !ok {
+		return fmt.Errorf("enums must be strings")
+	}
+
+	*e = WebhookEvent(str)
+	if !e.IsValid() {
+		return fmt.Errorf("%s is not a valid WebhookEvent", str)
+	}
+	return nil
+}
+
+func (e WebhookEvent) MarshalGQL(w io.Writer) {
+	_, _ = fmt.Fprint(w, strconv.Quote(e.String()))
+}
+
+func (e *WebhookEvent) UnmarshalJSON(b []byte) error {
+	s, err := strconv.Unquote(string(b))
+	if err != nil {
+		return err
+	}
+	return e.UnmarshalGQL(s)
+}
+
+func (e WebhookEvent) MarshalJSON() ([]byte, error) {
+	var buf bytes.Buffer
+	e.MarshalGQL(&buf)
+	return buf.Bytes(), nil
 }

@@ -82,10 +82,10 @@ func (s *Service) publish(ctx context.Context, events ...models.Event) {
 
 // messageEvents are what a stored message announces: the message, and the
 // renewal it caused. prevAt is the session's message before it.
-func messageEvents(msg *models.Message, prevAt time.Time) []models.Event {
-	events := []models.Event{{Kind: models.EventMessageAdded, SessionID: msg.SessionID, OccurredAt: msg.CreatedAt, Message: msg, PrevMessageAt: prevAt}}
+func messageEvents(agentID uuid.UUID, msg *models.Message, prevAt time.Time) []models.Event {
+	events := []models.Event{{Kind: models.EventMessageAdded, SessionID: msg.SessionID, AgentID: agentID, OccurredAt: msg.CreatedAt, Message: msg, PrevMessageAt: prevAt}}
 	if st := msg.SessionStatus; st != nil && st.WasRenewed {
-		events = append(events, models.Event{Kind: models.EventRenewed, SessionID: msg.SessionID, OccurredAt: msg.CreatedAt, Status: st})
+		events = append(events, models.Event{Kind: models.EventRenewed, SessionID: msg.SessionID, AgentID: agentID, OccurredAt: msg.CreatedAt, Status: st})
 	}
 	return events
 }
@@ -93,7 +93,7 @@ func messageEvents(msg *models.Message, prevAt time.Time) []models.Event {
 func renewedEvent(session *models.Session, renewed bool, now time.Time) models.Event {
 	status := session.StatusAt(now)
 	status.WasRenewed = renewed
-	return models.Event{Kind: models.EventRenewed, SessionID: session.ID, OccurredAt: now, Status: &status}
+	return models.Event{Kind: models.EventRenewed, SessionID: session.ID, AgentID: session.AgentID, OccurredAt: now, Status: &status}
 }
 
 // lifetimeBatch bounds one pass of AnnounceLifetimes.
@@ -111,11 +111,11 @@ func (s *Service) AnnounceLifetimes(ctx context.Context) (int, error) {
 		return 0, err
 	}
 	for _, c := range near {
-		s.publish(ctx, models.Event{Kind: models.EventNearExpiration, SessionID: c.ID, OccurredAt: now, ExpiresAt: c.ExpiresAt})
+		s.publish(ctx, models.Event{Kind: models.EventNearExpiration, SessionID: c.ID, AgentID: c.AgentID, OccurredAt: now, ExpiresAt: c.ExpiresAt})
 	}
 	expired, err := s.store.ClaimExpired(ctx, now, lifetimeBatch)
 	for _, c := range expired {
-		s.publish(ctx, models.Event{Kind: models.EventExpired, SessionID: c.ID, OccurredAt: now, ExpiresAt: c.ExpiresAt})
+		s.publish(ctx, models.Event{Kind: models.EventExpired, SessionID: c.ID, AgentID: c.AgentID, OccurredAt: now, ExpiresAt: c.ExpiresAt})
 	}
 	return len(near) + len(expired), err
 }

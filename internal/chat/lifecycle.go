@@ -134,6 +134,6 @@ func (s *Service) DeleteSession(ctx context.Context, id string) error {
 	} else if err != nil {
 		return err
 	}
-	s.publish(ctx, models.Event{Kind: models.EventDeleted, SessionID: session.ID, OccurredAt: s.Now()})
+	s.publish(ctx, models.Event{Kind: models.EventDeleted, SessionID: session.ID, AgentID: session.AgentID, OccurredAt: s.Now()})
 	return nil
 }

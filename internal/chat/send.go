@@ -63,8 +63,9 @@ func (s *Service) send(ctx context.Context, sessionID string, in models.MessageI
 	}
 	var msg *models.Message
 	var prevAt time.Time // the session's previous message, for subscribers to spot a gap
+	var agentID uuid.UUID
 	change := func(session *models.Session, now time.Time) (*models.Message, error) {
-		prevAt = time.Time{}
+		prevAt, agentID = time.Time{}, session.AgentID
 		if session.LastMessageAt != nil {
 			prevAt = *session.LastMessageAt
 		}
@@ -75,7 +76,7 @@ func (s *Service) send(ctx context.Context, sessionID string, in models.MessageI
 		if _, err := s.modifyLive(ctx, sessionID, change); err != nil {
 			return nil, err
 		}
-		s.publish(ctx, messageEvents(msg, prevAt)...)
+		s.publish(ctx, messageEvents(agentID, msg, prevAt)...)
 		return msg, nil
 	}
 
@@ -98,7 +99,7 @@ func (s *Service) send(ctx context.Context, sessionID string, in models.MessageI
 		return nil, err
 	}
 	if used == nil {
-		s.publish(ctx, messageEvents(msg, prevAt)...)
+		s.publish(ctx, messageEvents(agentID, msg, prevAt)...)
 		return msg, nil
 	}
 	if used.RequestHash != key.RequestHash {

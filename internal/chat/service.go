@@ -7,6 +7,7 @@ import (
 	"errors"
 	"log/slog"
 	"strings"
+	"sync/atomic"
 	"time"
 	"unicode/utf8"
 
@@ -24,6 +25,15 @@ type Service struct {
 	bus    pubsub.Bus
 	log    *slog.Logger
 	watch  Observer
+
+	feedFollowers atomic.Int64
+	webhooks      *WebhookOptions        // nil: no deliveries
+	watchHooks    func(*models.Delivery) // hears every attempt (metrics); may be nil
+}
+
+// WithWebhookObserver sets who hears every webhook attempt's outcome.
+func WithWebhookObserver(f func(*models.Delivery)) Option {
+	return func(s *Service) { s.watchHooks = f }
 }
 
 // Observer hears every committed change as it is announced (metrics count
@@ -68,6 +78,7 @@ type CreateAgentInput struct {
 	ID              string
 	Name            string
 	SessionDefaults models.TimeoutOverrides
+	Webhook         *WebhookInput // optional
 }
 
 const maxAgentNameChars = 200
@@ -86,15 +97,17 @@ func (s *Service) CreateAgent(ctx context.Context, in CreateAgentInput) (*models
 		}
 		id = parsed
 	}
-	name := strings.TrimSpace(in.Name)
-	if name == "" || utf8.RuneCountInString(name) > maxAgentNameChars {
-		return nil, models.ErrValidation("Agent name must be 1 to 200 characters")
-	}
-	if !models.ValidText(name) {
-		return nil, models.ErrInvalidText("name")
+	name, err := agentName(in.Name)
+	if err != nil {
+		return nil, err
 	}
 	if err := in.SessionDefaults.Validate(); err != nil {
 		return nil, err
+	}
+	if in.Webhook != nil {
+		if err := s.validateWebhook(in.Webhook); err != nil {
+			return nil, err
+		}
 	}
 	agent := &models.Agent{ID: id, Name: name, CreatedAt: s.Now(), SessionDefaults: in.SessionDefaults}
 	if err := s.store.CreateAgent(ctx, agent); err != nil {
@@ -103,7 +116,24 @@ func (s *Service) CreateAgent(ctx context.Context, in CreateAgentInput) (*models
 		}
 		return nil, err
 	}
+	if in.Webhook != nil {
+		if err := s.saveWebhook(ctx, agent.ID, in.Webhook); err != nil {
+			return nil, err
+		}
+	}
 	return agent, nil
+}
+
+// agentName checks and trims an agent's name. Errors: VALIDATION_ERROR.
+func agentName(raw string) (string, error) {
+	name := strings.TrimSpace(raw)
+	if name == "" || utf8.RuneCountInString(name) > maxAgentNameChars {
+		return "", models.ErrValidation("Agent name must be 1 to 200 characters")
+	}
+	if !models.ValidText(name) {
+		return "", models.ErrInvalidText("name")
+	}
+	return name, nil
 }
 
 // Agent returns a registered agent. Errors: AGENT_NOT_FOUND.
@@ -182,6 +212,8 @@ func (s *Service) CreateSession(ctx context.Context, in CreateSessionInput) (*mo
 		}
 		return nil, err
 	}
+	// Wakes the agent's feed readers; the feed row committed with the session.
+	s.publish(ctx, models.Event{Kind: models.EventCreated, SessionID: session.ID, AgentID: agentID, OccurredAt: session.CreatedAt})
 	return session, nil
 }
 

@@ -74,6 +74,25 @@ type Store interface {
 	// ClaimExpired marks and returns up to limit expired sessions not announced yet.
 	ClaimExpired(ctx context.Context, now time.Time, limit int) ([]models.LifetimeClaim, error)
 
+	// ReadAgentFeed returns up to limit rows of an agent's feed from a
+	// position (its row included), oldest first; pending: rows of
+	// transactions still running wait behind them. AgentFeedHead is the
+	// position after everything the feed holds now.
+	ReadAgentFeed(ctx context.Context, agentID uuid.UUID, from models.FeedPosition, limit int) ([]models.FeedRow, bool, error)
+	AgentFeedHead(ctx context.Context, agentID uuid.UUID) (models.FeedPosition, error)
+
+	// RenameAgent changes an agent's name (models.ErrNotFound if unknown).
+	RenameAgent(ctx context.Context, id uuid.UUID, name string) error
+	// Webhooks and their outbox (see store/webhooks.go).
+	SaveWebhook(ctx context.Context, w *models.Webhook) error
+	DeleteWebhook(ctx context.Context, agentID uuid.UUID) error
+	FindWebhook(ctx context.Context, agentID uuid.UUID) (*models.Webhook, error)
+	WebhookAgents(ctx context.Context) ([]uuid.UUID, error)
+	DrawDeliveries(ctx context.Context, agentID uuid.UUID, draw func(*models.Webhook) ([]*models.Delivery, models.FeedPosition, error)) error
+	ClaimDeliveries(ctx context.Context, now, leaseUntil time.Time, limit int) ([]*models.Delivery, error)
+	FinishAttempt(ctx context.Context, d *models.Delivery) error
+	ListDeliveries(ctx context.Context, agentID uuid.UUID, before *uuid.UUID, limit int) ([]*models.Delivery, error)
+
 	// Ping checks that the database answers.
 	Ping(ctx context.Context) error
 	// CheckWritable checks that a write can be committed now (the storage

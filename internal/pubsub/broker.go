@@ -33,6 +33,11 @@ type Bus interface {
 	Subscribe(f Follow) *Subscription
 	// Subscribers counts this process's live subscriptions.
 	Subscribers() int
+	// WatchAgent calls wake (which must not block) whenever an event of one
+	// of the agent's sessions arrives in this process, and after the bus was
+	// cut off (Resync); stop ends it. Agent feed readers re-read the
+	// database when woken: the event itself is only a hint.
+	WatchAgent(agentID uuid.UUID, wake func()) (stop func())
 	Close() error
 }
 
@@ -103,13 +108,18 @@ type pending struct {
 type Broker struct {
 	backfill Backfill
 
-	mu   sync.Mutex
-	subs map[uuid.UUID]map[*Subscription]struct{}
+	mu     sync.Mutex
+	subs   map[uuid.UUID]map[*Subscription]struct{}
+	agents map[uuid.UUID]map[*agentWatch]struct{}
 }
+
+// agentWatch is one WatchAgent registration.
+type agentWatch struct{ wake func() }
 
 // NewBroker makes an empty broker that reads missed messages with backfill.
 func NewBroker(backfill Backfill) *Broker {
-	return &Broker{backfill: backfill, subs: map[uuid.UUID]map[*Subscription]struct{}{}}
+	return &Broker{backfill: backfill, subs: map[uuid.UUID]map[*Subscription]struct{}{},
+		agents: map[uuid.UUID]map[*agentWatch]struct{}{}}
 }
 
 // Subscribe registers a subscription; events queue from now on but are
@@ -173,6 +183,28 @@ func (b *Broker) Deliver(e models.Event) {
 			b.removeLocked(s)
 		}
 	}
+	for w := range b.agents[e.AgentID] {
+		w.wake()
+	}
+}
+
+// WatchAgent: see Bus.
+func (b *Broker) WatchAgent(agentID uuid.UUID, wake func()) (stop func()) {
+	w := &agentWatch{wake: wake}
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.agents[agentID] == nil {
+		b.agents[agentID] = map[*agentWatch]struct{}{}
+	}
+	b.agents[agentID][w] = struct{}{}
+	return func() {
+		b.mu.Lock()
+		defer b.mu.Unlock()
+		delete(b.agents[agentID], w)
+		if len(b.agents[agentID]) == 0 {
+			delete(b.agents, agentID)
+		}
+	}
 }
 
 // Resync makes every subscription read back the messages it may have missed,
@@ -183,6 +215,11 @@ func (b *Broker) Resync() {
 	for _, set := range b.subs {
 		for s := range set {
 			s.offer(pending{resync: true})
+		}
+	}
+	for _, set := range b.agents {
+		for w := range set {
+			w.wake()
 		}
 	}
 }

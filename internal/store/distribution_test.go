@@ -8,7 +8,7 @@ import (
 )
 
 // TestMessageIDsStayUnique: with the PostgreSQL primary key led by
-// session_id (migration 00020), a message id is still unique across
+// session_id (migration 00010), a message id is still unique across
 // sessions, and history keys stay unique within one.
 func TestMessageIDsStayUnique(t *testing.T) {
 	forEachDialect(t, func(t *testing.T, dialect store.Dialect) {

@@ -20,7 +20,7 @@ var claimNearExpirationSQL = map[Dialect]string{
 			  AND near_expiry_notified_for IS DISTINCT FROM expires_at
 			ORDER BY expires_at LIMIT @limit
 			FOR UPDATE SKIP LOCKED)
-		RETURNING id, expires_at`,
+		RETURNING id, agent_id, expires_at`,
 	SQLite: `UPDATE sessions SET near_expiry_notified_for = expires_at
 		WHERE id IN (
 			SELECT id FROM sessions
@@ -28,7 +28,7 @@ var claimNearExpirationSQL = map[Dialect]string{
 			  AND julianday(expires_at) <= julianday(@now) + warning_threshold_minutes / 1440.0
 			  AND near_expiry_notified_for IS NOT expires_at
 			ORDER BY expires_at LIMIT @limit)
-		RETURNING id, expires_at`,
+		RETURNING id, agent_id, expires_at`,
 }
 
 var claimExpiredSQL = map[Dialect]string{
@@ -38,13 +38,13 @@ var claimExpiredSQL = map[Dialect]string{
 			WHERE NOT expiry_notified AND expires_at <= @now
 			ORDER BY expires_at LIMIT @limit
 			FOR UPDATE SKIP LOCKED)
-		RETURNING id, expires_at`,
+		RETURNING id, agent_id, expires_at`,
 	SQLite: `UPDATE sessions SET expiry_notified = true
 		WHERE id IN (
 			SELECT id FROM sessions
 			WHERE NOT expiry_notified AND expires_at <= @now
 			ORDER BY expires_at LIMIT @limit)
-		RETURNING id, expires_at`,
+		RETURNING id, agent_id, expires_at`,
 }
 
 // ClaimNearExpiration marks and returns live sessions that entered their

@@ -186,7 +186,7 @@ func TestSchemaMatchesModels(t *testing.T) {
 }
 
 // distributionKeys are PostgreSQL primary keys that lead with session_id for
-// a distributed PostgreSQL (migration 00020, docs/scaling.md) while the model
+// a distributed PostgreSQL (migration 00010, docs/scaling.md) while the model
 // keys rows by id alone (which keeps a unique index of its own).
 var distributionKeys = map[string][]string{"messages": {"session_id", "created_at", "id"}}
 

@@ -29,6 +29,7 @@ type Metrics struct {
 	renewals        prometheus.Counter
 	warnings        prometheus.Counter
 	expiries        prometheus.Counter
+	webhookAttempts *prometheus.CounterVec
 	deletions       prometheus.Counter
 	sendStatements  prometheus.Histogram
 	lifetimePasses  *prometheus.CounterVec
@@ -97,6 +98,13 @@ func NewMetrics(pool *sql.DB, database string, subscriptions func() int) *Metric
 		Name: "sessionhub_subscribers_dropped_total",
 		Help: "Subscriptions this replica ended on its own, by reason: slow_consumer (the client did not read its events) or events_lost (missed events could not be read back).",
 	}, []string{"reason"})
+	m.webhookAttempts = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "sessionhub_webhook_attempts_total",
+		Help: "Webhook delivery attempts by this replica, by outcome: delivered, retry (will be tried again) or failed (given up).",
+	}, []string{"outcome"})
+	for _, outcome := range []string{"delivered", "retry", "failed"} {
+		m.webhookAttempts.WithLabelValues(outcome)
+	}
 	for _, reason := range []string{DropSlowConsumer, DropEventsLost} {
 		m.dropped.WithLabelValues(reason) // exported at 0, so rate() works before the first drop
 	}
@@ -114,7 +122,7 @@ func NewMetrics(pool *sql.DB, database string, subscriptions func() int) *Metric
 		collectors.NewDBStatsCollector(pool, database),
 		m.requests, m.requestDuration, m.operations, m.operationTime,
 		m.messages, m.renewals, m.warnings, m.expiries, m.deletions, subs,
-		m.sendStatements, m.lifetimePasses, m.dropped, m.reads,
+		m.sendStatements, m.lifetimePasses, m.dropped, m.reads, m.webhookAttempts,
 	)
 	return m
 }
@@ -183,4 +191,16 @@ func (m *Metrics) observeRequest(transport, route string, code int, elapsed time
 func (m *Metrics) observeOperation(operation, outcome string, elapsed time.Duration) {
 	m.operations.WithLabelValues(operation, outcome).Inc()
 	m.operationTime.WithLabelValues(operation).Observe(elapsed.Seconds())
+}
+
+// WebhookAttempt counts a webhook delivery attempt by its outcome.
+func (m *Metrics) WebhookAttempt(d *models.Delivery) {
+	outcome := "retry"
+	switch d.Status {
+	case models.DeliveryDelivered:
+		outcome = "delivered"
+	case models.DeliveryFailed:
+		outcome = "failed"
+	}
+	m.webhookAttempts.WithLabelValues(outcome).Inc()
 }

@@ -280,6 +280,8 @@ export function describeEvent(event: SessionEvent): string {
       return `${event.occurredAt} expired at ${event.expiresAt}`;
     case 'SessionDeletedEvent':
       return `${event.occurredAt} deleted`;
+    case 'SessionCreatedEvent': // only agentEvents delivers it
+      return `${event.occurredAt} opened`;
     default: {
       const unreachable: never = event;
       return unreachable;

@@ -8,6 +8,7 @@
     ],
     "SessionEvent": [
       "MessageAddedEvent",
+      "SessionCreatedEvent",
       "SessionDeletedEvent",
       "SessionExpiredEvent",
       "SessionNearExpirationEvent",
@@ -24,6 +25,7 @@
     ],
     "SessionEvent": [
       "MessageAddedEvent",
+      "SessionCreatedEvent",
       "SessionDeletedEvent",
       "SessionExpiredEvent",
       "SessionNearExpirationEvent",

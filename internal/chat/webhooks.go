@@ -1,0 +1,405 @@
+package chat
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"math/rand/v2"
+	"sync"
+	"time"
+	"unicode/utf8"
+
+	"github.com/google/uuid"
+
+	"sessionhub/internal/webhook"
+	"sessionhub/models"
+)
+
+// WebhookSender POSTs one attempt of a delivery (internal/webhook.Client).
+type WebhookSender interface {
+	Post(ctx context.Context, url, secret, deliveryID, eventType string, body []byte, now time.Time) error
+}
+
+// WebhookOptions configures webhook deliveries.
+type WebhookOptions struct {
+	Sender WebhookSender
+	// CheckURL validates a target when it is set (private targets refused
+	// unless allowed).
+	CheckURL func(string) error
+	// FirstRetry is the delay before the second attempt; it doubles per
+	// attempt (with ±20 % jitter) up to an hour. Default 1 s.
+	FirstRetry time.Duration
+	// RetryWindow is how long a delivery is retried before it fails.
+	// Default 24 h.
+	RetryWindow time.Duration
+}
+
+// WithWebhooks enables webhook deliveries (RunWebhooks).
+func WithWebhooks(o WebhookOptions) Option {
+	return func(s *Service) {
+		if o.FirstRetry <= 0 {
+			o.FirstRetry = time.Second
+		}
+		if o.RetryWindow <= 0 {
+			o.RetryWindow = 24 * time.Hour
+		}
+		s.webhooks = &o
+	}
+}
+
+// WebhookInput sets an agent's webhook; Events empty selects every type.
+type WebhookInput struct {
+	URL    string
+	Secret string
+	Events []models.WebhookEventType
+}
+
+const (
+	minSecretChars = 16
+	maxSecretChars = 256
+)
+
+// validate checks a webhook. Errors: VALIDATION_ERROR.
+func (s *Service) validateWebhook(in *WebhookInput) error {
+	check := func(u string) error { return webhook.CheckURL(u, false) }
+	if s.webhooks != nil && s.webhooks.CheckURL != nil {
+		check = s.webhooks.CheckURL
+	}
+	if err := check(in.URL); err != nil {
+		return models.ErrValidation("Invalid webhook url: "+err.Error(), models.Detail{Key: "field", Value: "webhook.url"})
+	}
+	if n := utf8.RuneCountInString(in.Secret); n < minSecretChars || n > maxSecretChars || !models.ValidText(in.Secret) {
+		return models.ErrValidation("Webhook secret must be 16 to 256 characters", models.Detail{Key: "field", Value: "webhook.secret"})
+	}
+	for _, e := range in.Events {
+		known := false
+		for _, t := range models.WebhookEventTypes {
+			known = known || e == t
+		}
+		if !known {
+			return models.ErrValidation("Unknown webhook event type", models.Detail{Key: "field", Value: "webhook.events"})
+		}
+	}
+	return nil
+}
+
+func (s *Service) saveWebhook(ctx context.Context, agentID uuid.UUID, in *WebhookInput) error {
+	now := s.Now()
+	return s.store.SaveWebhook(ctx, &models.Webhook{AgentID: agentID, URL: in.URL, Secret: in.Secret, Events: in.Events, CreatedAt: now, UpdatedAt: now})
+}
+
+// UpdateAgentInput changes an agent; nil fields keep their values.
+type UpdateAgentInput struct {
+	Name          *string
+	Webhook       *WebhookInput
+	RemoveWebhook bool
+}
+
+// UpdateAgent renames an agent and sets or removes its webhook. Only
+// admins may. A new webhook receives the events from now on; a changed one
+// (new url, secret or types) continues where the old one stood.
+// Errors: FORBIDDEN, AGENT_NOT_FOUND, VALIDATION_ERROR.
+func (s *Service) UpdateAgent(ctx context.Context, id string, in UpdateAgentInput) (*models.Agent, error) {
+	if models.PrincipalFrom(ctx).Role != models.RoleAdmin {
+		return nil, models.ErrForbidden("Only admins can change agents")
+	}
+	agent, err := s.Agent(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	if in.Webhook != nil && in.RemoveWebhook {
+		return nil, models.ErrValidation("Set webhook or removeWebhook, not both")
+	}
+	if in.Webhook != nil {
+		if err := s.validateWebhook(in.Webhook); err != nil {
+			return nil, err
+		}
+	}
+	if in.Name != nil {
+		name, err := agentName(*in.Name)
+		if err != nil {
+			return nil, err
+		}
+		if err := s.store.RenameAgent(ctx, agent.ID, name); err != nil {
+			return nil, err
+		}
+		agent.Name = name
+	}
+	if in.Webhook != nil {
+		if err := s.saveWebhook(ctx, agent.ID, in.Webhook); err != nil {
+			return nil, err
+		}
+	}
+	if in.RemoveWebhook {
+		if err := s.store.DeleteWebhook(ctx, agent.ID); err != nil && !errors.Is(err, models.ErrNotFound) {
+			return nil, err
+		}
+	}
+	return agent, nil
+}
+
+// AgentWebhook is an agent's webhook (its secret blanked), nil without one.
+// Admins only. Errors: FORBIDDEN.
+func (s *Service) AgentWebhook(ctx context.Context, agentID uuid.UUID) (*models.Webhook, error) {
+	if models.PrincipalFrom(ctx).Role != models.RoleAdmin {
+		return nil, models.ErrForbidden("Only admins can read webhooks")
+	}
+	w, err := s.store.FindWebhook(ctx, agentID)
+	if errors.Is(err, models.ErrNotFound) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	w.Secret = ""
+	return w, nil
+}
+
+// WebhookDeliveries pages an agent's deliveries, newest first. The agent
+// itself or an admin may read them. Errors: FORBIDDEN, VALIDATION_ERROR.
+func (s *Service) WebhookDeliveries(ctx context.Context, agentID uuid.UUID, first int, after string) ([]*models.Delivery, bool, error) {
+	if err := canFollowAgent(models.PrincipalFrom(ctx), agentID.String()); err != nil {
+		return nil, false, err
+	}
+	if first < 1 || first > 100 {
+		return nil, false, models.ErrValidation("first must be 1 to 100")
+	}
+	var before *uuid.UUID
+	if after != "" {
+		id, err := uuid.Parse(after)
+		if err != nil {
+			return nil, false, models.ErrValidation("Invalid cursor", models.Detail{Key: "cursor", Value: after})
+		}
+		before = &id
+	}
+	page, err := s.store.ListDeliveries(ctx, agentID, before, first+1)
+	if err != nil {
+		return nil, false, err
+	}
+	more := len(page) > first
+	return page[:min(len(page), first)], more, nil
+}
+
+// Bounds of one dispatch pass.
+const (
+	drawRows        = 500
+	drawPages       = 2
+	claimDeliveries = 32
+	deliveryLease   = time.Minute // longer than an attempt can take
+)
+
+// DispatchWebhooks runs one pass: it draws new deliveries from every
+// webhook agent's feed into the outbox, then attempts the due ones. Replicas
+// may run it together: a webhook is drawn by one at a time and a delivery
+// is leased to one at a time (SKIP LOCKED). Returns the attempts made.
+func (s *Service) DispatchWebhooks(ctx context.Context) (int, error) {
+	if s.webhooks == nil {
+		return 0, nil
+	}
+	agents, err := s.store.WebhookAgents(ctx)
+	if err != nil {
+		return 0, err
+	}
+	for _, agentID := range agents {
+		// A busy feed is drawn in several pages per pass (bounded, so that
+		// one agent cannot starve the attempts).
+		for range drawPages {
+			full := false
+			if err := s.store.DrawDeliveries(ctx, agentID, s.draw(ctx, &full)); err != nil {
+				return 0, err
+			}
+			if !full {
+				break
+			}
+		}
+	}
+	now := s.Now()
+	due, err := s.store.ClaimDeliveries(ctx, now, now.Add(deliveryLease), claimDeliveries)
+	if err != nil {
+		return 0, err
+	}
+	var wg sync.WaitGroup
+	for _, d := range due {
+		wg.Go(func() { s.attempt(ctx, d) })
+	}
+	wg.Wait()
+	return len(due), nil
+}
+
+// draw turns a webhook's next feed rows into deliveries of the types it wants.
+// full reports that a whole page was drawn (more may follow).
+func (s *Service) draw(ctx context.Context, full *bool) func(*models.Webhook) ([]*models.Delivery, models.FeedPosition, error) {
+	return func(hook *models.Webhook) ([]*models.Delivery, models.FeedPosition, error) {
+		pos := hook.Position
+		rows, _, err := s.store.ReadAgentFeed(ctx, hook.AgentID, pos, drawRows)
+		if err != nil {
+			return nil, pos, err
+		}
+		*full = len(rows) == drawRows
+		now := s.Now()
+		var out []*models.Delivery
+		for _, row := range rows {
+			for _, e := range row.Events() {
+				if !pos.Before(row.Tx, row.Seq) && e.Position.Done <= pos.Done {
+					continue
+				}
+				t := models.WebhookTypeOf(e.Event.Kind)
+				if !hook.Wants(t) {
+					continue
+				}
+				id := uuid.Must(uuid.NewV7())
+				body, err := webhookBody(id, t, e)
+				if err != nil {
+					return nil, pos, err
+				}
+				out = append(out, &models.Delivery{ID: id, AgentID: hook.AgentID, SessionID: e.Event.SessionID,
+					Position: e.Position, Type: t, Body: string(body), Status: models.DeliveryPending, CreatedAt: now, NextAttemptAt: now})
+			}
+			pos = models.FeedPosition{Tx: row.Tx, Seq: row.Seq, Done: 2}
+		}
+		return out, pos, nil
+	}
+}
+
+// attempt POSTs a leased delivery and records the outcome.
+func (s *Service) attempt(ctx context.Context, d *models.Delivery) {
+	hook, err := s.store.FindWebhook(ctx, d.AgentID)
+	now := s.Now()
+	switch {
+	case errors.Is(err, models.ErrNotFound):
+		err = errors.New("the agent has no webhook")
+	case err == nil:
+		err = s.webhooks.Sender.Post(ctx, hook.URL, hook.Secret, d.ID.String(), string(d.Type), []byte(d.Body), now)
+	}
+	now = s.Now()
+	if err == nil {
+		d.Status, d.LastError, d.DeliveredAt, d.NextAttemptAt = models.DeliveryDelivered, "", &now, now
+	} else {
+		d.LastError = truncateError(err.Error())
+		d.NextAttemptAt = now.Add(s.retryDelay(d.Attempts))
+		if d.NextAttemptAt.Sub(d.CreatedAt) > s.webhooks.RetryWindow {
+			d.Status = models.DeliveryFailed
+		}
+	}
+	if ferr := s.store.FinishAttempt(context.WithoutCancel(ctx), d); ferr != nil {
+		s.log.WarnContext(ctx, "recording a webhook attempt failed; it will be retried after its lease", "delivery", d.ID, "err", ferr)
+	}
+	if s.watchHooks != nil {
+		s.watchHooks(d)
+	}
+}
+
+// retryDelay is the wait after the attempts-th failed attempt: doubling from
+// FirstRetry, at most an hour, with ±20 % jitter so that receivers coming
+// back are not hit by every retry at once.
+func (s *Service) retryDelay(attempts int) time.Duration {
+	d := s.webhooks.FirstRetry << min(max(attempts-1, 0), 20)
+	d = min(d, time.Hour)
+	return time.Duration(float64(d) * (0.8 + 0.4*rand.Float64()))
+}
+
+func truncateError(msg string) string {
+	if len(msg) <= 500 {
+		return msg
+	}
+	return msg[:500]
+}
+
+// RunWebhooks dispatches webhooks every interval until ctx ends.
+func (s *Service) RunWebhooks(ctx context.Context, interval time.Duration) {
+	if s.webhooks == nil {
+		return
+	}
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	for {
+		if _, err := s.DispatchWebhooks(ctx); err != nil && ctx.Err() == nil {
+			s.log.WarnContext(ctx, "webhook dispatch failed", "err", err)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}
+
+// The body POSTed for each event (README "Webhooks").
+type webhookEnvelope struct {
+	ID        string                  `json:"id"`
+	Type      models.WebhookEventType `json:"type"`
+	CreatedAt string                  `json:"createdAt"`
+	Data      webhookData             `json:"data"`
+}
+
+type webhookData struct {
+	AgentID       string          `json:"agentId"`
+	SessionID     string          `json:"sessionId"`
+	Cursor        string          `json:"cursor"` // the agentEvents cursor of the event
+	Session       *webhookSession `json:"session,omitempty"`
+	Message       *webhookMessage `json:"message,omitempty"`
+	SessionStatus *webhookStatus  `json:"sessionStatus,omitempty"`
+	ExpiresAt     string          `json:"expiresAt,omitempty"`
+}
+
+type webhookSession struct {
+	ID            string               `json:"id"`
+	AgentID       string               `json:"agentId"`
+	UserID        string               `json:"userId"`
+	Metadata      json.RawMessage      `json:"metadata"`
+	CreatedAt     string               `json:"createdAt"`
+	LastActivity  string               `json:"lastActivity"`
+	ExpiresAt     string               `json:"expiresAt"`
+	RenewalCount  int                  `json:"renewalCount"`
+	TimeoutConfig models.TimeoutConfig `json:"timeoutConfig"`
+}
+
+type webhookMessage struct {
+	ID            string              `json:"id"`
+	SessionID     string              `json:"sessionId"`
+	AuthorID      string              `json:"authorId"`
+	IsAgent       bool                `json:"isAgent"`
+	Content       string              `json:"content"`
+	Metadata      json.RawMessage     `json:"metadata"`
+	Attachments   []models.Attachment `json:"attachments"`
+	CreatedAt     string              `json:"createdAt"`
+	SessionStatus *webhookStatus      `json:"sessionStatus,omitempty"`
+}
+
+type webhookStatus struct {
+	ExpiresAt        string `json:"expiresAt"`
+	RenewalCount     int    `json:"renewalCount"`
+	WasRenewed       bool   `json:"wasRenewed"`
+	IsNearExpiration bool   `json:"isNearExpiration"`
+}
+
+func toWebhookStatus(st *models.SessionStatus) *webhookStatus {
+	if st == nil {
+		return nil
+	}
+	return &webhookStatus{ExpiresAt: models.FormatTime(st.ExpiresAt), RenewalCount: st.RenewalCount, WasRenewed: st.WasRenewed, IsNearExpiration: st.IsNearExpiration}
+}
+
+func webhookBody(id uuid.UUID, t models.WebhookEventType, e models.FeedEvent) ([]byte, error) {
+	data := webhookData{AgentID: e.Event.AgentID.String(), SessionID: e.Event.SessionID.String(), Cursor: e.Position.Cursor(),
+		SessionStatus: toWebhookStatus(e.Event.Status)}
+	if !e.Event.ExpiresAt.IsZero() {
+		data.ExpiresAt = models.FormatTime(e.Event.ExpiresAt)
+	}
+	if ss := e.Session; ss != nil {
+		data.Session = &webhookSession{ID: ss.ID.String(), AgentID: ss.AgentID.String(), UserID: ss.UserID.String(),
+			Metadata: json.RawMessage(ss.Metadata.OrEmpty()), CreatedAt: models.FormatTime(ss.CreatedAt),
+			LastActivity: models.FormatTime(ss.LastActivity), ExpiresAt: models.FormatTime(ss.ExpiresAt),
+			RenewalCount: ss.RenewalCount, TimeoutConfig: ss.TimeoutConfig}
+	}
+	if m := e.Event.Message; m != nil {
+		attachments := m.Attachments
+		if attachments == nil {
+			attachments = models.Attachments{}
+		}
+		data.Message = &webhookMessage{ID: m.ID.String(), SessionID: m.SessionID.String(), AuthorID: m.AuthorID.String(),
+			IsAgent: m.IsAgent, Content: m.Content, Metadata: json.RawMessage(m.Metadata.OrEmpty()), Attachments: attachments,
+			CreatedAt: models.FormatTime(m.CreatedAt), SessionStatus: toWebhookStatus(m.SessionStatus)}
+	}
+	return json.Marshal(webhookEnvelope{ID: id.String(), Type: t, CreatedAt: models.FormatTime(e.Event.OccurredAt), Data: data})
+}
