@@ -60,7 +60,7 @@ func TestMain(m *testing.M) {
 type server struct {
 	URL    string
 	cmd    *exec.Cmd
-	stderr *bytes.Buffer
+	stderr *logBuffer
 
 	stopOnce sync.Once
 	exitErr  error
@@ -102,8 +102,8 @@ func startBinary(t *testing.T, binary, databaseURL string, env ...string) *serve
 	if err != nil {
 		t.Fatal(err)
 	}
-	var stderr bytes.Buffer
-	cmd.Stderr = &stderr
+	stderr := &logBuffer{}
+	cmd.Stderr = stderr
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
@@ -117,7 +117,7 @@ func startBinary(t *testing.T, binary, databaseURL string, env ...string) *serve
 		}
 		close(lines)
 	}()
-	srv := &server{cmd: cmd, stderr: &stderr}
+	srv := &server{cmd: cmd, stderr: stderr}
 	select {
 	case url, ok := <-lines:
 		if !ok {
@@ -135,6 +135,24 @@ func startBinary(t *testing.T, binary, databaseURL string, env ...string) *serve
 		}
 	})
 	return srv
+}
+
+// logBuffer collects a process's output while a test reads it.
+type logBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *logBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *logBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
 }
 
 // response is a finished HTTP exchange.
