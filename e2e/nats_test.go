@@ -4,11 +4,9 @@ import (
 	"fmt"
 	"net/http"
 	"os/exec"
-	"slices"
 	"strings"
 	"sync"
 	"testing"
-	"time"
 
 	"sessionhub/internal/store"
 	"sessionhub/internal/testutil"
@@ -104,37 +102,7 @@ func TestNATSLifetimeEventsOncePerReplicaSet(t *testing.T) {
 		waitSubscribed(t, sub, replicas[(i+1)%len(replicas)], sessionID)
 		subs[i] = sub
 	}
-	expiresAt := time.Now().UTC().Add(2 * time.Second).Truncate(time.Millisecond)
-	if err := openDatabase(t, dbURL).DB().Exec("UPDATE sessions SET expires_at = ? WHERE id = ?", expiresAt, sessionID).Error; err != nil {
-		t.Fatal(err)
-	}
-	var wg sync.WaitGroup
-	for i, sub := range subs {
-		wg.Go(func() {
-			// Both notices, however slowly the machine runs the claim loop;
-			// then a quiet spell, in which a second copy of either would show.
-			var kinds []string
-			expired := false
-			for deadline := time.Now().Add(60 * time.Second); ; {
-				wait := time.Until(deadline)
-				if expired {
-					wait = 2 * time.Second
-				}
-				e, err := sub.nextEvent(t, wait)
-				if err != nil {
-					break
-				}
-				if kind := e.Data.SessionEvents.Typename; strings.HasPrefix(kind, "SessionNear") || strings.HasPrefix(kind, "SessionExpired") {
-					kinds = append(kinds, kind)
-					expired = expired || kind == "SessionExpiredEvent"
-				}
-			}
-			if want := []string{"SessionNearExpirationEvent", "SessionExpiredEvent"}; !slices.Equal(kinds, want) {
-				t.Errorf("subscriber on replica %d heard %v, want %v", i, kinds, want)
-			}
-		})
-	}
-	wg.Wait()
+	expectLifetimeNoticesOnce(t, dbURL, sessionID, subs)
 }
 
 // TestSubscribersMissNothingWhenNATSRestarts: the NATS server goes down

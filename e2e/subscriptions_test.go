@@ -134,8 +134,15 @@ func TestLifetimeEventsOncePerReplicaSet(t *testing.T) {
 		waitSubscribed(t, sub, replicas[1-i], sessionID)
 		subs[i] = sub
 	}
-	// A short real lifetime: the session now expires in two seconds, well
-	// inside its five-minute warning window.
+	expectLifetimeNoticesOnce(t, dbURL, sessionID, subs)
+}
+
+// expectLifetimeNoticesOnce gives the session a short real lifetime (it
+// expires in two seconds, well inside its warning window) and checks that
+// each subscriber hears the near-expiration warning and the expiry exactly
+// once, in that order.
+func expectLifetimeNoticesOnce(t *testing.T, dbURL, sessionID string, subs []*wsClient) {
+	t.Helper()
 	expiresAt := time.Now().UTC().Add(2 * time.Second).Truncate(time.Millisecond)
 	if err := openDatabase(t, dbURL).DB().Exec("UPDATE sessions SET expires_at = ? WHERE id = ?", expiresAt, sessionID).Error; err != nil {
 		t.Fatal(err)
@@ -162,8 +169,7 @@ func TestLifetimeEventsOncePerReplicaSet(t *testing.T) {
 					expired = expired || kind == "SessionExpiredEvent"
 				}
 			}
-			want := []string{"SessionNearExpirationEvent", "SessionExpiredEvent"}
-			if !slices.Equal(kinds, want) {
+			if want := []string{"SessionNearExpirationEvent", "SessionExpiredEvent"}; !slices.Equal(kinds, want) {
 				t.Errorf("subscriber on replica %d heard %v, want %v", i, kinds, want)
 			}
 		})
