@@ -2,6 +2,8 @@ package store
 
 import (
 	"context"
+	"fmt"
+	"strings"
 	"time"
 
 	"github.com/google/uuid"
@@ -37,21 +39,25 @@ func (s *Store) ListMessages(ctx context.Context, sessionID uuid.UUID, q models.
 }
 
 // LatestMessages returns up to limit newest messages of each session, in one
-// query (a window over the history index), grouped by session id.
+// query, grouped by session id. Each session is its own LIMITed keyset read
+// of the history index, glued with UNION ALL, so the cost follows the page
+// size and not the history's length (a window over each session's whole
+// history read every message it ever had).
 func (s *Store) LatestMessages(ctx context.Context, sessionIDs []uuid.UUID, limit int) (map[uuid.UUID][]*models.Message, error) {
 	out := make(map[uuid.UUID][]*models.Message, len(sessionIDs))
 	if len(sessionIDs) == 0 {
 		return out, nil
 	}
+	parts := make([]string, len(sessionIDs))
+	args := make([]any, 0, 2*len(sessionIDs))
+	for i, id := range sessionIDs {
+		parts[i] = fmt.Sprintf("SELECT * FROM (SELECT * FROM messages WHERE session_id = ? ORDER BY created_at DESC, id DESC LIMIT ?) AS s%d", i)
+		args = append(args, id, limit)
+	}
+	query := "SELECT * FROM (" + strings.Join(parts, " UNION ALL ") + ") AS latest ORDER BY session_id, created_at DESC, id DESC"
 	var rows []*models.Message
 	err := s.read(ctx, false, func(db *gorm.DB) error {
-		ranked := db.Session(&gorm.Session{NewDB: true}).Model(&models.Message{}).
-			Select("*, ROW_NUMBER() OVER (PARTITION BY session_id ORDER BY created_at DESC, id DESC) AS position").
-			Where("session_id IN ?", sessionIDs)
-		return db.Table("(?) AS ranked", ranked).
-			Where("position <= ?", limit).
-			Order("session_id, created_at DESC, id DESC").
-			Find(&rows).Error
+		return db.Raw(query, args...).Scan(&rows).Error
 	})
 	if err != nil {
 		return nil, err
