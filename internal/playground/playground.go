@@ -20,12 +20,13 @@ import (
 	"crypto/sha256"
 	"embed"
 	"encoding/hex"
+	"fmt"
 	"html/template"
+	"io"
 	"io/fs"
 	"net/http"
 	"path"
 	"strings"
-	"sync"
 	"time"
 )
 
@@ -121,7 +122,11 @@ const DefaultVariables = `{
   "sessionId": ""
 }`
 
-//go:embed assets/*.js assets/*.css
+// The binary holds only gzip copies of assets/*.js and assets/*.css, made by
+// gengz (see assets/README.md); TestGzipAssetsMatchSources catches drift.
+//
+//go:generate go run ./gengz
+//go:embed assets/gz/*.gz
 var embedded embed.FS
 
 // Scripts and Stylesheets are the assets the page loads, in order, as file
@@ -163,28 +168,32 @@ var page = template.Must(template.New("page").Parse(`<!DOCTYPE html>
 </html>
 `))
 
-// asset is one embedded file, with its gzip form made on first request.
+// asset is one embedded file, kept gzipped.
 type asset struct {
 	name        string
 	contentType string
-	body        []byte
-	etag        string
-
-	gzipOnce sync.Once
-	gzipped  []byte
+	gzipped     []byte
+	size        int64  // of the uncompressed file
+	etag        string // of the uncompressed file
 }
 
-func (a *asset) gzip() []byte {
-	a.gzipOnce.Do(func() {
-		var buf bytes.Buffer
-		zw, _ := gzip.NewWriterLevel(&buf, gzip.BestCompression)
-		_, _ = zw.Write(a.body)
-		_ = zw.Close()
-		if buf.Len() < len(a.body) {
-			a.gzipped = buf.Bytes()
-		}
-	})
-	return a.gzipped
+func newAsset(name string, gzipped []byte) (*asset, error) {
+	zr, err := gzip.NewReader(bytes.NewReader(gzipped))
+	if err != nil {
+		return nil, err
+	}
+	sum := sha256.New()
+	size, err := io.Copy(sum, zr)
+	if err != nil {
+		return nil, err
+	}
+	return &asset{
+		name:        name,
+		contentType: contentTypes[path.Ext(name)],
+		gzipped:     gzipped,
+		size:        size,
+		etag:        `"` + hex.EncodeToString(sum.Sum(nil)[:12]) + `"`,
+	}, nil
 }
 
 // Handler serves the page at "/" and its assets under AssetPrefix.
@@ -198,22 +207,20 @@ type Handler struct {
 // operations to endpoint, a path on this server such as "/query".
 func New(title, endpoint string) *Handler {
 	h := &Handler{assets: map[string]*asset{}}
-	err := fs.WalkDir(embedded, "assets", func(p string, d fs.DirEntry, err error) error {
+	err := fs.WalkDir(embedded, "assets/gz", func(p string, d fs.DirEntry, err error) error {
 		if err != nil || d.IsDir() {
 			return err
 		}
-		body, err := embedded.ReadFile(p)
+		gzipped, err := embedded.ReadFile(p)
 		if err != nil {
 			return err
 		}
-		name := path.Base(p)
-		sum := sha256.Sum256(body)
-		h.assets[name] = &asset{
-			name:        name,
-			contentType: contentTypes[path.Ext(name)],
-			body:        body,
-			etag:        `"` + hex.EncodeToString(sum[:12]) + `"`,
+		name := strings.TrimSuffix(path.Base(p), ".gz")
+		a, err := newAsset(name, gzipped)
+		if err != nil {
+			return fmt.Errorf("%s: %w", p, err)
 		}
+		h.assets[name] = a
 		return nil
 	})
 	if err != nil {
@@ -288,15 +295,16 @@ func (h *Handler) serveAsset(w http.ResponseWriter, r *http.Request, a *asset) {
 	} else {
 		header.Set("Cache-Control", "no-cache")
 	}
-	body, etag := a.body, a.etag
-	if acceptsGzip(r) {
-		if gz := a.gzip(); gz != nil {
-			body, etag = gz, strings.TrimSuffix(a.etag, `"`)+`-gzip"`
-			header.Set("Content-Encoding", "gzip")
-		}
+	// Gzip goes out as embedded; other clients get it decompressed as it is
+	// sent. Tiny files may not shrink, and then go out plain to everyone.
+	if acceptsGzip(r) && int64(len(a.gzipped)) < a.size {
+		header.Set("Content-Encoding", "gzip")
+		header.Set("ETag", strings.TrimSuffix(a.etag, `"`)+`-gzip"`)
+		http.ServeContent(w, r, "", time.Time{}, bytes.NewReader(a.gzipped))
+		return
 	}
-	header.Set("ETag", etag)
-	http.ServeContent(w, r, "", time.Time{}, bytes.NewReader(body))
+	header.Set("ETag", a.etag)
+	http.ServeContent(w, r, "", time.Time{}, newGunzipSeeker(a.gzipped, a.size))
 }
 
 // acceptsGzip reports whether the request's Accept-Encoding lists gzip

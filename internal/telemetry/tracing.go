@@ -4,11 +4,12 @@ import (
 	"context"
 	"fmt"
 	"net/http"
+	"os"
 	"strings"
 
 	"go.opentelemetry.io/contrib/instrumentation/net/http/otelhttp"
 	"go.opentelemetry.io/otel/attribute"
-	"go.opentelemetry.io/otel/exporters/otlp/otlptrace/otlptracehttp"
+	"go.opentelemetry.io/otel/exporters/otlp/otlptrace"
 	"go.opentelemetry.io/otel/propagation"
 	"go.opentelemetry.io/otel/sdk/resource"
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
@@ -35,7 +36,11 @@ func NewTracing(ctx context.Context, cfg TracingConfig) (*Tracing, error) {
 		return &Tracing{}, nil
 	}
 	endpoint := strings.TrimSuffix(cfg.Endpoint, "/") + "/v1/traces"
-	exporter, err := otlptracehttp.New(ctx, otlptracehttp.WithEndpointURL(endpoint))
+	opts, err := otlpOptionsFromEnv(os.Getenv)
+	if err != nil {
+		return nil, err
+	}
+	exporter, err := otlptrace.New(ctx, newOTLPHTTPClient(endpoint, opts))
 	if err != nil {
 		return nil, fmt.Errorf("OTLP exporter for %s: %w", endpoint, err)
 	}
