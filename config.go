@@ -83,6 +83,12 @@ func loadConfig(args []string, env func(string) string, out io.Writer) (config, 
 			ServiceName: getenv("OTEL_SERVICE_NAME"),
 		},
 	}
+	if cfg.Tracing.Endpoint != "" {
+		// The SDK's own variables, read from the environment as it would.
+		if cfg.Tracing.Exporter, err = telemetry.ExporterOptionsFromEnv(env); err != nil {
+			return config{}, err
+		}
+	}
 	if cfg.ReadReplicas, err = parseReadReplicas(getenv); err != nil {
 		return config{}, err
 	}

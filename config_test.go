@@ -123,6 +123,7 @@ func TestConfigRejectsBadValues(t *testing.T) {
 		{nil, map[string]string{"GRAPHQL_TRUSTED_DOCUMENTS": "no-such-manifest.json"}, `GRAPHQL_TRUSTED_DOCUMENTS="no-such-manifest.json": open no-such-manifest.json`},
 		{nil, map[string]string{"GRAPHQL_TRUSTED_DOCUMENTS": "config_test.go"}, `GRAPHQL_TRUSTED_DOCUMENTS="config_test.go": not a JSON object`},
 		{nil, map[string]string{"OTEL_EXPORTER_OTLP_ENDPOINT": "collector:4318"}, `OTEL_EXPORTER_OTLP_ENDPOINT="collector:4318": must be an http(s) URL`},
+		{nil, map[string]string{"OTEL_EXPORTER_OTLP_ENDPOINT": "http://collector:4318", "OTEL_EXPORTER_OTLP_COMPRESSION": "zstd"}, `OTEL_EXPORTER_OTLP_COMPRESSION: "zstd" is neither gzip nor none`},
 		{nil, map[string]string{"CORS_ALLOWED_ORIGINS": "https://app.example.com/"}, `CORS_ALLOWED_ORIGINS: "https://app.example.com/" must be * or an origin`},
 		{nil, map[string]string{"CORS_ALLOWED_ORIGINS": "http://localhost:3000, app.example.com"}, `"app.example.com" must be * or an origin`},
 		{nil, map[string]string{"CORS_ALLOWED_ORIGINS": "https://*.*.example.com"}, `"https://*.*.example.com"`},

@@ -45,7 +45,10 @@ type otlpHTTPClient struct {
 
 var _ otlptrace.Client = (*otlpHTTPClient)(nil)
 
-func newOTLPHTTPClient(url string, opts otlpOptions) *otlpHTTPClient {
+func newOTLPHTTPClient(url string, opts ExporterOptions) *otlpHTTPClient {
+	if opts.timeout == 0 {
+		opts.timeout = defaultExportTimeout
+	}
 	transport := http.DefaultTransport.(*http.Transport).Clone()
 	transport.TLSClientConfig = opts.tls
 	stopped, stop := context.WithCancel(context.Background())

@@ -111,7 +111,7 @@ func TestOTLPClientSendsExportRequest(t *testing.T) {
 	col := &collector{answers: []func(http.ResponseWriter){answer(http.StatusOK)}}
 	srv := httptest.NewServer(col)
 	defer srv.Close()
-	opts, err := otlpOptionsFromEnv(env{"OTEL_EXPORTER_OTLP_HEADERS": "Authorization=Bearer%20s3cret, x-tenant = blue"}.get)
+	opts, err := ExporterOptionsFromEnv(env{"OTEL_EXPORTER_OTLP_HEADERS": "Authorization=Bearer%20s3cret, x-tenant = blue"}.get)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -147,7 +147,7 @@ func TestOTLPClientGzip(t *testing.T) {
 	col := &collector{answers: []func(http.ResponseWriter){answer(http.StatusOK)}}
 	srv := httptest.NewServer(col)
 	defer srv.Close()
-	opts, err := otlpOptionsFromEnv(env{"OTEL_EXPORTER_OTLP_TRACES_COMPRESSION": "gzip"}.get)
+	opts, err := ExporterOptionsFromEnv(env{"OTEL_EXPORTER_OTLP_TRACES_COMPRESSION": "gzip"}.get)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -170,7 +170,7 @@ func TestOTLPClientRetriesAsTold(t *testing.T) {
 	}}
 	srv := httptest.NewServer(col)
 	defer srv.Close()
-	opts, _ := otlpOptionsFromEnv(func(string) string { return "" })
+	opts, _ := ExporterOptionsFromEnv(func(string) string { return "" })
 	client := newOTLPHTTPClient(srv.URL, opts)
 	slept := recordSleeps(client)
 
@@ -193,7 +193,7 @@ func TestOTLPClientGivesUpAtDeadline(t *testing.T) {
 	col := &collector{answers: []func(http.ResponseWriter){answer(http.StatusServiceUnavailable, "Retry-After", "120")}}
 	srv := httptest.NewServer(col)
 	defer srv.Close()
-	opts, _ := otlpOptionsFromEnv(func(string) string { return "" })
+	opts, _ := ExporterOptionsFromEnv(func(string) string { return "" })
 	client := newOTLPHTTPClient(srv.URL, opts)
 	slept := recordSleeps(client)
 
@@ -218,7 +218,7 @@ func TestOTLPClientPermanentError(t *testing.T) {
 	}}}
 	srv := httptest.NewServer(col)
 	defer srv.Close()
-	opts, _ := otlpOptionsFromEnv(func(string) string { return "" })
+	opts, _ := ExporterOptionsFromEnv(func(string) string { return "" })
 	client := newOTLPHTTPClient(srv.URL+"/v1/traces", opts)
 	slept := recordSleeps(client)
 
@@ -243,7 +243,7 @@ func TestOTLPClientUnderSDK(t *testing.T) {
 	col := &collector{answers: []func(http.ResponseWriter){answer(http.StatusOK)}}
 	srv := httptest.NewServer(col)
 	defer srv.Close()
-	opts, _ := otlpOptionsFromEnv(func(string) string { return "" })
+	opts, _ := ExporterOptionsFromEnv(func(string) string { return "" })
 	exporter, err := otlptrace.New(context.Background(), newOTLPHTTPClient(srv.URL, opts))
 	if err != nil {
 		t.Fatal(err)
@@ -273,7 +273,7 @@ type env map[string]string
 func (e env) get(k string) string { return e[k] }
 
 func TestOTLPOptionsFromEnv(t *testing.T) {
-	opts, err := otlpOptionsFromEnv(env{
+	opts, err := ExporterOptionsFromEnv(env{
 		"OTEL_EXPORTER_OTLP_TIMEOUT":        "2500",
 		"OTEL_EXPORTER_OTLP_TRACES_TIMEOUT": "4000",
 		"OTEL_EXPORTER_OTLP_HEADERS":        "a=1",
@@ -287,7 +287,7 @@ func TestOTLPOptionsFromEnv(t *testing.T) {
 		{"OTEL_EXPORTER_OTLP_HEADERS": "novalue"},
 		{"OTEL_EXPORTER_OTLP_CERTIFICATE": "/nonexistent.pem"},
 	} {
-		if _, err := otlpOptionsFromEnv(bad.get); err == nil {
+		if _, err := ExporterOptionsFromEnv(bad.get); err == nil {
 			t.Errorf("%v: no error", bad)
 		}
 	}

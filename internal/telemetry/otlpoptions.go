@@ -12,24 +12,30 @@ import (
 	"time"
 )
 
-// otlpOptions are the exporter settings the OpenTelemetry specification
+// defaultExportTimeout bounds one attempt, as the specification's default.
+const defaultExportTimeout = 10 * time.Second
+
+// ExporterOptions are the exporter settings the OpenTelemetry specification
 // reads from OTEL_EXPORTER_OTLP_* (the TRACES_ variant winning), as
-// otlptracehttp read them before sessionhub had its own client.
-type otlpOptions struct {
+// otlptracehttp read them before sessionhub had its own client. The zero
+// value sends plain protobuf with the default timeout.
+type ExporterOptions struct {
 	header  http.Header
 	timeout time.Duration // per attempt
 	gzip    bool
 	tls     *tls.Config
 }
 
-func otlpOptionsFromEnv(getenv func(string) string) (otlpOptions, error) {
+// ExporterOptionsFromEnv reads the options; a malformed one is an error, so
+// that a typo stops start-up instead of going unnoticed.
+func ExporterOptionsFromEnv(getenv func(string) string) (ExporterOptions, error) {
 	get := func(name string) string {
 		if v := getenv("OTEL_EXPORTER_OTLP_TRACES_" + name); v != "" {
 			return v
 		}
 		return getenv("OTEL_EXPORTER_OTLP_" + name)
 	}
-	opts := otlpOptions{header: http.Header{}, timeout: 10 * time.Second}
+	opts := ExporterOptions{header: http.Header{}, timeout: defaultExportTimeout}
 	for _, pair := range strings.Split(get("HEADERS"), ",") {
 		if strings.TrimSpace(pair) == "" {
 			continue

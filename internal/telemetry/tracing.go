@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"net/http"
-	"os"
 	"strings"
 
 	"go.opentelemetry.io/contrib/instrumentation/net/http/otelhttp"
@@ -21,6 +20,7 @@ import (
 type TracingConfig struct {
 	Endpoint    string // OTEL_EXPORTER_OTLP_ENDPOINT, e.g. http://collector:4318
 	ServiceName string // OTEL_SERVICE_NAME
+	Exporter    ExporterOptions
 }
 
 // Tracing is an OTLP/HTTP trace pipeline, or nothing.
@@ -36,11 +36,7 @@ func NewTracing(ctx context.Context, cfg TracingConfig) (*Tracing, error) {
 		return &Tracing{}, nil
 	}
 	endpoint := strings.TrimSuffix(cfg.Endpoint, "/") + "/v1/traces"
-	opts, err := otlpOptionsFromEnv(os.Getenv)
-	if err != nil {
-		return nil, err
-	}
-	exporter, err := otlptrace.New(ctx, newOTLPHTTPClient(endpoint, opts))
+	exporter, err := otlptrace.New(ctx, newOTLPHTTPClient(endpoint, cfg.Exporter))
 	if err != nil {
 		return nil, fmt.Errorf("OTLP exporter for %s: %w", endpoint, err)
 	}
