@@ -39,16 +39,7 @@ func deref[T any](p *T, fallback ...T) T {
 	return zero
 }
 
-// pointers adapts a slice of values to the []*T gqlgen uses for lists.
-func pointers[T any](in []T) []*T {
-	out := make([]*T, len(in))
-	for i := range in {
-		out[i] = &in[i]
-	}
-	return out
-}
-
-// values is the inverse of pointers.
+// values turns gqlgen's []*T list input into a slice of values.
 func values[T any](in []*T) []T {
 	if in == nil {
 		return nil

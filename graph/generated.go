@@ -78,16 +78,16 @@ type ComplexityRoot struct {
 	}
 
 	Message struct {
-		Attachments   func(childComplexity int) int
-		AuthorID      func(childComplexity int) int
-		Content       func(childComplexity int) int
-		CreatedAt     func(childComplexity int) int
-		ID            func(childComplexity int) int
-		IsAgent       func(childComplexity int) int
-		Metadata      func(childComplexity int) int
-		Session       func(childComplexity int) int
-		SessionID     func(childComplexity int) int
-		SessionStatus func(childComplexity int) int
+		AttachmentRefs func(childComplexity int) int
+		AuthorID       func(childComplexity int) int
+		Content        func(childComplexity int) int
+		CreatedAt      func(childComplexity int) int
+		ID             func(childComplexity int) int
+		IsAgent        func(childComplexity int) int
+		Metadata       func(childComplexity int) int
+		Session        func(childComplexity int) int
+		SessionID      func(childComplexity int) int
+		SessionStatus  func(childComplexity int) int
 	}
 
 	MessageAddedEvent struct {
@@ -260,8 +260,6 @@ type AgentResolver interface {
 }
 type MessageResolver interface {
 	Session(ctx context.Context, obj *models.Message) (*models.Session, error)
-
-	Attachments(ctx context.Context, obj *models.Message) ([]*models.Attachment, error)
 }
 type MessageAddedEventResolver interface {
 	Session(ctx context.Context, obj *model.MessageAddedEvent) (*models.Session, error)
@@ -432,11 +430,11 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		return e.ComplexityRoot.Attachment.URL(childComplexity), true
 
 	case "Message.attachments":
-		if e.ComplexityRoot.Message.Attachments == nil {
+		if e.ComplexityRoot.Message.AttachmentRefs == nil {
 			break
 		}
 
-		return e.ComplexityRoot.Message.Attachments(childComplexity), true
+		return e.ComplexityRoot.Message.AttachmentRefs(childComplexity), true
 	case "Message.authorId":
 		if e.ComplexityRoot.Message.AuthorID == nil {
 			break
@@ -3481,7 +3479,7 @@ func (ec *executionContext) _Message_attachments(ctx context.Context, field grap
 			return ec.fieldContext_Message_attachments(ctx, field)
 		},
 		func(ctx context.Context) (any, error) {
-			return ec.Resolvers.Message().Attachments(ctx, obj)
+			return obj.AttachmentRefs(), nil
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v []*models.Attachment) graphql.Marshaler {
@@ -3496,7 +3494,7 @@ func (ec *executionContext) fieldContext_Message_attachments(_ context.Context, 
 		Object:     "Message",
 		Field:      field,
 		IsMethod:   true,
-		IsResolver: true,
+		IsResolver: false,
 		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.childFields_Attachment(ctx, field)
 		},
@@ -8257,11 +8255,10 @@ func (ec *executionContext) _Message(ctx context.Context, sel ast.SelectionSet, 
 				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "attachments":
-			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
-				true, true,
-				func(ctx context.Context) graphql.Marshaler {
-					return ec._Message_attachments(ctx, field, obj)
-				})
+			out.Values[i] = ec._Message_attachments(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
 		case "sessionStatus":
 			out.Values[i] = ec._Message_sessionStatus(ctx, field, obj)
 			if out.Values[i] == graphql.RequiredNull {

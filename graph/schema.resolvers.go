@@ -37,11 +37,6 @@ func (r *messageResolver) Session(ctx context.Context, obj *models.Message) (*mo
 	return r.linkedSession(ctx, obj.SessionID)
 }
 
-// Attachments is the resolver for the attachments field.
-func (r *messageResolver) Attachments(ctx context.Context, obj *models.Message) ([]*models.Attachment, error) {
-	return pointers(obj.Attachments), nil
-}
-
 // Session is the resolver for the session field.
 func (r *messageAddedEventResolver) Session(ctx context.Context, obj *model.MessageAddedEvent) (*models.Session, error) {
 	return r.eventSession(ctx, obj.SessionID)

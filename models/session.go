@@ -70,6 +70,17 @@ type Message struct {
 	SessionStatus *SessionStatus `gorm:"column:session_status"`
 }
 
+// AttachmentRefs lists the attachments by reference, as GraphQL lists of
+// objects take them; a plain method (no resolver) keeps gqlgen from giving
+// each message's attachments a goroutine of their own.
+func (m *Message) AttachmentRefs() []*Attachment {
+	refs := make([]*Attachment, len(m.Attachments))
+	for i := range m.Attachments {
+		refs[i] = &m.Attachments[i]
+	}
+	return refs
+}
+
 // SessionCriteria narrows a listing of sessions; nil fields do not filter.
 type SessionCriteria struct {
 	AgentID *uuid.UUID
