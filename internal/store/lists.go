@@ -57,7 +57,7 @@ func (s *Store) LatestMessages(ctx context.Context, sessionIDs []uuid.UUID, limi
 	query := "SELECT * FROM (" + strings.Join(parts, " UNION ALL ") + ") AS latest ORDER BY session_id, created_at DESC, id DESC"
 	var rows []*models.Message
 	err := s.read(ctx, false, func(db *gorm.DB) error {
-		return db.Raw(query, args...).Scan(&rows).Error
+		return db.Raw(query, args...).Find(&rows).Error
 	})
 	if err != nil {
 		return nil, err
