@@ -158,7 +158,13 @@ func TestKubernetesManifests(t *testing.T) {
 	}
 	c := pod.Containers[0]
 
-	// The environment, read by the server's own configuration code.
+	// The environment, read by the server's own configuration code, with a
+	// stand-in for each value kept in a Secret.
+	fromSecrets := map[string]string{
+		"DATABASE_URL":       "postgres://from-a-secret@db.example/sessionhub",
+		"DATABASE_READ_URLS": "postgres://from-a-secret@standby.example/sessionhub",
+		"NATS_URL":           "nats://from-a-secret@nats.example:4222",
+	}
 	env := map[string]string{}
 	known := map[string]bool{"GOMEMLIMIT": true, "GOGC": true}
 	for _, s := range settings {
@@ -172,7 +178,11 @@ func TestKubernetesManifests(t *testing.T) {
 		case e.Value != nil:
 			env[e.Name] = *e.Value
 		case e.ValueFrom != nil:
-			env[e.Name] = "postgres://from-a-secret@db.example/sessionhub"
+			v, ok := fromSecrets[e.Name]
+			if !ok {
+				t.Errorf("env %s comes from a Secret the test has no stand-in for", e.Name)
+			}
+			env[e.Name] = v
 		}
 	}
 	cfg, err := loadConfig([]string{"sessionhub"}, envOf(env), io.Discard)
