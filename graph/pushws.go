@@ -402,10 +402,10 @@ func (s *pushSubscription) dispatch(ctx context.Context, rc *graphql.OperationCo
 // prepare is called by a subscription resolver about to follow its events
 // by push, before the first can arrive: each event runs the operation again.
 func (t *pushTurn) prepare(ctx context.Context) {
-	s := t.sub
+	s, field := t.sub, graphql.GetFieldContext(ctx).Field
 	s.mu.Lock()
-	s.op, s.field = graphql.GetOperationContext(ctx), graphql.GetFieldContext(ctx).Field.Alias
-	s.keepSeen = selectsSession(graphql.GetFieldContext(ctx).Field.Selections)
+	s.op, s.field = graphql.GetOperationContext(ctx), field.Alias
+	s.keepSeen = selectsSession(field.Selections)
 	s.mu.Unlock()
 }
 
