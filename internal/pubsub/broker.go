@@ -251,11 +251,22 @@ func (b *Broker) Subscribers() int {
 	return n
 }
 
-// HasSubscribers reports whether anyone in this process follows sessionID.
-func (b *Broker) HasSubscribers(sessionID uuid.UUID) bool {
+// listening reports whether an event could reach anyone in this process: a
+// subscription (started or starting) or an agent's follower. Buses skip
+// decoding what nobody here would hear.
+func (b *Broker) listening() bool {
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	return len(b.subs[sessionID]) > 0
+	return len(b.subs) > 0 || len(b.agents) > 0
+}
+
+// wants reports whether an event of sessionID could reach anyone here: the
+// session's subscriptions, or any agent's follower (an event names its
+// agent only once decoded).
+func (b *Broker) wants(sessionID uuid.UUID) bool {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return len(b.subs[sessionID]) > 0 || len(b.agents) > 0
 }
 
 func (b *Broker) remove(s *Subscription) {

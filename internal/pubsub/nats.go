@@ -284,6 +284,11 @@ func (n *NATS) publish() {
 // receive delivers every event of one NATS message to this replica's
 // subscribers, fetching the messages that travelled by id.
 func (n *NATS) receive(m *nats.Msg) {
+	// The subject names the session: skip decoding (and fetching) what
+	// nobody here would hear.
+	if id, err := uuid.Parse(strings.TrimPrefix(m.Subject, n.prefix+".")); err == nil && !n.wants(id) {
+		return
+	}
 	var wire []wireEvent
 	if err := json.Unmarshal(m.Data, &wire); err != nil {
 		n.log.Warn("pubsub: ignoring malformed NATS message", "subject", m.Subject, "err", err)

@@ -129,9 +129,57 @@ func TestNATSLargeMessagesTravelByID(t *testing.T) {
 	if got != large.Message.Content {
 		t.Errorf("large message delivered with %d bytes of content, want %d", len(got), len(large.Message.Content))
 	}
-	waitFor(t, "both replicas to fetch the large message", func() bool { return fetches.Load() >= 2 })
-	if got := fetches.Load(); got != 2 {
-		t.Errorf("the large message was fetched %d times, want once per replica", got)
+	// Only b has a subscriber: a skips what nobody on it follows.
+	if got := fetches.Load(); got != 1 {
+		t.Errorf("the large message was fetched %d times, want once, by the replica that follows its session", got)
+	}
+}
+
+// TestNATSReplicasHearOnlyWhatTheyFollow: a replica where only an agent's
+// follower waits is woken by events from elsewhere, while a replica that
+// follows other sessions neither decodes nor fetches them.
+func TestNATSReplicasHearOnlyWhatTheyFollow(t *testing.T) {
+	srv := natsserver.Start(t, natsserver.MaxPayload(4096))
+	h := &history{}
+	var fetchesA, fetchesB, fetchesC atomic.Int32
+	a, b, c := newNATSReplica(t, srv, h, &fetchesA), newNATSReplica(t, srv, h, &fetchesB), newNATSReplica(t, srv, h, &fetchesC)
+	agent, session, other := uuid.New(), uuid.New(), uuid.New()
+	woken := make(chan struct{}, 1)
+	stop := b.WatchAgent(agent, func() {
+		select {
+		case woken <- struct{}{}:
+		default:
+		}
+	})
+	defer stop()
+	onA, onC := followOn(t, a, session), followOn(t, c, other)
+
+	// Large enough to travel by id: every replica that decodes it fetches it.
+	event := h.add(session, 1)
+	event.AgentID = agent
+	event.Message.Content = strings.Repeat("😀", 4000)
+	if err := a.Publish(context.Background(), event); err != nil {
+		t.Fatal(err)
+	}
+	// c hears one subscription's messages in order: once the other
+	// session's event has reached it, the large one has been handled.
+	first := h.add(other, 2)
+	first.PrevMessageAt = time.Time{} // the other session's first message (the test history is one list)
+	if err := a.Publish(context.Background(), first); err != nil {
+		t.Fatal(err)
+	}
+	onA.waitMessages(t, []int{1})
+	onC.waitMessages(t, []int{2})
+	select {
+	case <-woken:
+	case <-time.After(time.Minute):
+		t.Fatal("the agent's follower on another replica was never woken")
+	}
+	if got := fetchesC.Load(); got != 0 {
+		t.Errorf("a replica following other sessions fetched %d messages, want none", got)
+	}
+	if fetchesA.Load() != 1 || fetchesB.Load() != 1 {
+		t.Errorf("fetches: the session follower's replica %d, the agent follower's %d; want one each", fetchesA.Load(), fetchesB.Load())
 	}
 }
 

@@ -229,7 +229,7 @@ func (p *Postgres) receive(ctx context.Context, conn *pgx.Conn) {
 			}
 			return
 		}
-		if p.Subscribers() == 0 {
+		if !p.listening() {
 			continue // nobody here listens: skip decoding (the busiest replica's common case)
 		}
 		var wire []wireEvent
