@@ -8,7 +8,8 @@
 //	resp, err := client.CreateAgent(ctx, c, client.CreateAgentInput{Name: "Eliza"})
 //
 // and the sessionEvents subscription takes a graphql.WebSocketClient from
-// graphql.NewClientUsingWebSocket (github.com/Khan/genqlient/graphql).
+// graphql.NewClientUsingWebSocket (github.com/Khan/genqlient/graphql), whose
+// Dialer can be built on DialWebSocket and WSConn.
 // Errors the server reports come back as a gqlerror.List whose entries carry
 // the machine-readable code in Extensions["code"].
 package client

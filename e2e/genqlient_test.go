@@ -3,11 +3,9 @@ package e2e
 import (
 	"bytes"
 	"context"
-	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"net"
 	"net/http"
 	"slices"
 	"strings"
@@ -519,30 +517,22 @@ func (s *genqlientStream) shutdown(d *genqlientWSDialer) {
 	}
 }
 
-// genqlientWSDialer adapts github.com/coder/websocket to genqlient's Dialer.
+// genqlientWSDialer is genqlient's Dialer, keeping every connection so that
+// the test can cut them.
 type genqlientWSDialer struct {
 	mu    sync.Mutex
 	conns []*websocket.Conn
 }
 
 func (d *genqlientWSDialer) DialContext(ctx context.Context, url string, header http.Header) (graphql.WSConn, error) {
-	header = header.Clone()
-	var protocols []string
-	for _, p := range strings.Split(header.Get("Sec-WebSocket-Protocol"), ",") {
-		if p = strings.TrimSpace(p); p != "" {
-			protocols = append(protocols, p)
-		}
-	}
-	header.Del("Sec-WebSocket-Protocol")
-	conn, _, err := websocket.Dial(ctx, url, &websocket.DialOptions{HTTPHeader: header, Subprotocols: protocols})
+	conn, err := client.DialWebSocket(ctx, url, header)
 	if err != nil {
 		return nil, err
 	}
-	conn.SetReadLimit(1 << 20)
 	d.mu.Lock()
 	d.conns = append(d.conns, conn)
 	d.mu.Unlock()
-	return &genqlientWSConn{conn: conn}, nil
+	return client.WSConn(conn), nil
 }
 
 func (d *genqlientWSDialer) closeAll() {
@@ -551,60 +541,6 @@ func (d *genqlientWSDialer) closeAll() {
 	for _, conn := range d.conns {
 		_ = conn.CloseNow()
 	}
-}
-
-// genqlientWSConn is genqlient's WSConn over a coder/websocket connection.
-// It answers graphql-transport-ws keep-alive pings (and drops pongs) itself,
-// should the server enable them: genqlient v0.8.1 treats any message without
-// a subscription id as fatal and stops reading.
-type genqlientWSConn struct {
-	conn *websocket.Conn
-}
-
-func (c *genqlientWSConn) ReadMessage() (int, []byte, error) {
-	for {
-		typ, data, err := c.conn.Read(context.Background())
-		if err != nil {
-			return 0, nil, err
-		}
-		var m struct {
-			Type string `json:"type"`
-		}
-		if typ == websocket.MessageText && json.Unmarshal(data, &m) == nil {
-			switch m.Type {
-			case "ping":
-				if err := c.conn.Write(context.Background(), websocket.MessageText, []byte(`{"type":"pong"}`)); err != nil {
-					return 0, nil, err
-				}
-				continue
-			case "pong", "ka":
-				continue
-			}
-		}
-		return int(typ), data, nil
-	}
-}
-
-// genqlientCloseMessage is RFC 6455's close frame type, which genqlient writes to close.
-const genqlientCloseMessage = 8
-
-func (c *genqlientWSConn) WriteMessage(messageType int, data []byte) error {
-	if messageType == genqlientCloseMessage {
-		code := websocket.StatusNormalClosure
-		if len(data) >= 2 {
-			code = websocket.StatusCode(binary.BigEndian.Uint16(data))
-			data = data[2:]
-		}
-		return c.conn.Close(code, string(data))
-	}
-	return c.conn.Write(context.Background(), websocket.MessageType(messageType), data)
-}
-
-func (c *genqlientWSConn) Close() error {
-	if err := c.conn.CloseNow(); err != nil && !errors.Is(err, net.ErrClosed) {
-		return err
-	}
-	return nil
 }
 
 // genqlientWantCode fails unless err is the GraphQL error list genqlient

@@ -19,8 +19,6 @@ package main
 
 import (
 	"context"
-	"encoding/binary"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"log"
@@ -31,7 +29,6 @@ import (
 	"syscall"
 
 	"github.com/Khan/genqlient/graphql"
-	"github.com/coder/websocket"
 
 	"sessionhub/client"
 )
@@ -141,7 +138,7 @@ func (t headerTransport) RoundTrip(r *http.Request) (*http.Response, error) {
 	return http.DefaultTransport.RoundTrip(r)
 }
 
-// dialer is genqlient's WebSocket dialer over github.com/coder/websocket.
+// dialer is genqlient's WebSocket dialer, adding the credentials.
 type dialer struct{ header http.Header }
 
 func (d *dialer) DialContext(ctx context.Context, url string, header http.Header) (graphql.WSConn, error) {
@@ -149,61 +146,9 @@ func (d *dialer) DialContext(ctx context.Context, url string, header http.Header
 	for k, v := range d.header {
 		header[k] = v
 	}
-	var protocols []string
-	for p := range strings.SplitSeq(header.Get("Sec-WebSocket-Protocol"), ",") {
-		if p = strings.TrimSpace(p); p != "" {
-			protocols = append(protocols, p)
-		}
-	}
-	header.Del("Sec-WebSocket-Protocol")
-	conn, _, err := websocket.Dial(ctx, url, &websocket.DialOptions{HTTPHeader: header, Subprotocols: protocols})
+	conn, err := client.DialWebSocket(ctx, url, header)
 	if err != nil {
 		return nil, err
 	}
-	conn.SetReadLimit(1 << 20)
-	return &wsConn{conn: conn}, nil
+	return client.WSConn(conn), nil
 }
-
-// wsConn answers graphql-transport-ws pings itself: genqlient v0.8.1 treats
-// a message without a subscription id as fatal.
-type wsConn struct{ conn *websocket.Conn }
-
-func (c *wsConn) ReadMessage() (int, []byte, error) {
-	for {
-		typ, data, err := c.conn.Read(context.Background())
-		if err != nil {
-			return 0, nil, err
-		}
-		var m struct {
-			Type string `json:"type"`
-		}
-		if typ == websocket.MessageText && json.Unmarshal(data, &m) == nil {
-			switch m.Type {
-			case "ping":
-				if err := c.conn.Write(context.Background(), websocket.MessageText, []byte(`{"type":"pong"}`)); err != nil {
-					return 0, nil, err
-				}
-				continue
-			case "pong", "ka":
-				continue
-			}
-		}
-		return int(typ), data, nil
-	}
-}
-
-const closeMessage = 8 // RFC 6455's close frame, which genqlient writes to close
-
-func (c *wsConn) WriteMessage(messageType int, data []byte) error {
-	if messageType == closeMessage {
-		code := websocket.StatusNormalClosure
-		if len(data) >= 2 {
-			code = websocket.StatusCode(binary.BigEndian.Uint16(data))
-			data = data[2:]
-		}
-		return c.conn.Close(code, string(data))
-	}
-	return c.conn.Write(context.Background(), websocket.MessageType(messageType), data)
-}
-
-func (c *wsConn) Close() error { return c.conn.CloseNow() }
