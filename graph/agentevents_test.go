@@ -73,18 +73,7 @@ func (env *lifecycleEnv) followAgent(c *client.Client, after string) *client.Sub
 
 func nextAgentEvent(t *testing.T, sub *client.Subscription) agentEventData {
 	t.Helper()
-	var ev agentEventData
-	done := make(chan error, 1)
-	go func() { done <- sub.Next(&ev) }()
-	select {
-	case err := <-done:
-		if err != nil {
-			t.Fatalf("next agent event: %v", err)
-		}
-	case <-time.After(20 * time.Second):
-		t.Fatal("no agent event within 20s")
-	}
-	return ev
+	return receive[agentEventData](t, sub, 20*time.Second)
 }
 
 // expectKinds reads len(kinds) events and checks their types in order.

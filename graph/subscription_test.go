@@ -61,7 +61,13 @@ func (env *lifecycleEnv) subscribe(sessionID string) *client.Subscription {
 
 func next(t *testing.T, sub *client.Subscription) eventData {
 	t.Helper()
-	var ev eventData
+	return receive[eventData](t, sub, 5*time.Second)
+}
+
+// receive waits up to timeout for a subscription's next payload.
+func receive[T any](t *testing.T, sub *client.Subscription, timeout time.Duration) T {
+	t.Helper()
+	var ev T
 	done := make(chan error, 1)
 	go func() { done <- sub.Next(&ev) }()
 	select {
@@ -69,8 +75,8 @@ func next(t *testing.T, sub *client.Subscription) eventData {
 		if err != nil {
 			t.Fatalf("next event: %v", err)
 		}
-	case <-time.After(5 * time.Second):
-		t.Fatal("no event within 5s")
+	case <-time.After(timeout):
+		t.Fatalf("no event within %s", timeout)
 	}
 	return ev
 }
