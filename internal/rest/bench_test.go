@@ -42,3 +42,34 @@ func BenchmarkRejectedRequest(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkReads is the two reads cmd/loadgen measures, in process: the
+// history page (the 20 newest messages) and one session by id, on each
+// database (PostgreSQL from TEST_DATABASE_URL).
+//
+//	CI=true go test -run '^$' -bench BenchmarkReads -benchmem ./internal/rest/
+func BenchmarkReads(b *testing.B) {
+	for _, dialect := range []store.Dialect{store.SQLite, store.Postgres} {
+		b.Run(string(dialect), func(b *testing.B) {
+			s := newShim(b, dialect)
+			id := s.session(`{"timeoutMinutes":1440,"maxDurationMinutes":2880}`)
+			for range 40 {
+				s.send(id, "Hello, how are you?")
+			}
+			for name, path := range map[string]string{
+				"history": "/api/messaging/sessions/" + id + "/messages?limit=20",
+				"session": "/api/messaging/sessions/" + id,
+			} {
+				b.Run(name, func(b *testing.B) {
+					for b.Loop() {
+						rec := httptest.NewRecorder()
+						s.mux.ServeHTTP(rec, httptest.NewRequest("GET", path, nil))
+						if rec.Code != 200 {
+							b.Fatalf("%d %s", rec.Code, rec.Body)
+						}
+					}
+				})
+			}
+		})
+	}
+}

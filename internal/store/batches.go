@@ -29,7 +29,10 @@ func (s *Store) FindSessions(ctx context.Context, ids []uuid.UUID) ([]*models.Se
 	if len(ids) == 0 {
 		return out, nil
 	}
-	err := s.read(ctx, false, func(db *gorm.DB) error { return db.Where("id IN ?", ids).Find(&out).Error })
+	err := s.read(ctx, false, func(db *gorm.DB) (err error) {
+		out, err = findSessions(db.Table("sessions").Select(sessionColumns).Where("id IN ?", ids))
+		return err
+	})
 	return out, err
 }
 
@@ -39,7 +42,10 @@ func (s *Store) FindMessages(ctx context.Context, ids []uuid.UUID) ([]*models.Me
 	if len(ids) == 0 {
 		return out, nil
 	}
-	err := s.read(ctx, false, func(db *gorm.DB) error { return db.Where("id IN ?", ids).Find(&out).Error })
+	err := s.read(ctx, false, func(db *gorm.DB) (err error) {
+		out, err = findMessages(db.Table("messages").Select(messageColumns).Where("id IN ?", ids))
+		return err
+	})
 	return out, err
 }
 

@@ -170,24 +170,3 @@ func decodeSnapshot(text string) (*models.Session, error) {
 	}
 	return s, nil
 }
-
-// dbTimeLayouts are the forms a time comes back in: PostgreSQL's JSON, the
-// SQLite driver's text, and SQLite's own clock as the triggers write it.
-var dbTimeLayouts = []string{time.RFC3339Nano, "2006-01-02 15:04:05.999999999-07:00", "2006-01-02T15:04:05.999999999-07:00", "2006-01-02 15:04:05.999999999Z07:00"}
-
-func dbTime(v any) (time.Time, error) {
-	switch t := v.(type) {
-	case time.Time:
-		return models.Truncate(t), nil
-	case []byte:
-		return dbTime(string(t))
-	case string:
-		for _, layout := range dbTimeLayouts {
-			if parsed, err := time.Parse(layout, t); err == nil {
-				return models.Truncate(parsed), nil
-			}
-		}
-		return time.Time{}, fmt.Errorf("agent feed: unreadable time %q", t)
-	}
-	return time.Time{}, fmt.Errorf("agent feed: unreadable time %T", v)
-}

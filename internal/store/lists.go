@@ -32,8 +32,9 @@ func keyset(db *gorm.DB, q models.ListQuery) *gorm.DB {
 // ListMessages returns one keyset page of a session's messages.
 func (s *Store) ListMessages(ctx context.Context, sessionID uuid.UUID, q models.ListQuery) ([]*models.Message, error) {
 	var out []*models.Message
-	err := s.read(ctx, false, func(db *gorm.DB) error {
-		return keyset(db.Where("session_id = ?", sessionID), q).Find(&out).Error
+	err := s.read(ctx, false, func(db *gorm.DB) (err error) {
+		out, err = findMessages(keyset(db.Table("messages").Select(messageColumns).Where("session_id = ?", sessionID), q))
+		return err
 	})
 	return out, err
 }
@@ -51,13 +52,14 @@ func (s *Store) LatestMessages(ctx context.Context, sessionIDs []uuid.UUID, limi
 	parts := make([]string, len(sessionIDs))
 	args := make([]any, 0, 2*len(sessionIDs))
 	for i, id := range sessionIDs {
-		parts[i] = fmt.Sprintf("SELECT * FROM (SELECT * FROM messages WHERE session_id = ? ORDER BY created_at DESC, id DESC LIMIT ?) AS s%d", i)
+		parts[i] = fmt.Sprintf("SELECT * FROM (SELECT %s FROM messages WHERE session_id = ? ORDER BY created_at DESC, id DESC LIMIT ?) AS s%d", messageColumns, i)
 		args = append(args, id, limit)
 	}
 	query := "SELECT * FROM (" + strings.Join(parts, " UNION ALL ") + ") AS latest ORDER BY session_id, created_at DESC, id DESC"
 	var rows []*models.Message
-	err := s.read(ctx, false, func(db *gorm.DB) error {
-		return db.Raw(query, args...).Find(&rows).Error
+	err := s.read(ctx, false, func(db *gorm.DB) (err error) {
+		rows, err = findMessages(db.Raw(query, args...))
+		return err
 	})
 	if err != nil {
 		return nil, err

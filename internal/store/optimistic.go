@@ -94,18 +94,12 @@ func (s *Store) updateOptimistically(ctx context.Context, id uuid.UUID, apply fu
 	return sess, err
 }
 
-// readSessionSQL lists the columns readSession scans, in order. (The hot
-// path reads without GORM's reflection.)
-const readSessionSQL = `SELECT id, agent_id, user_id, metadata, created_at, last_activity, expires_at,
-	renewal_count, timeout_minutes, auto_renew, max_duration_minutes, warning_threshold_minutes,
-	version, near_expiry_notified_for, expiry_notified, last_message_at
-	FROM sessions WHERE id = $1`
+// readSessionSQL reads what scanSession scans. (The hot path reads
+// without GORM's reflection.)
+const readSessionSQL = `SELECT ` + sessionColumns + ` FROM sessions WHERE id = $1`
 
 func readSession(ctx context.Context, db *sql.DB, id uuid.UUID, s *models.Session) error {
-	err := db.QueryRowContext(ctx, readSessionSQL, id).Scan(&s.ID, &s.AgentID, &s.UserID, &s.Metadata,
-		&s.CreatedAt, &s.LastActivity, &s.ExpiresAt, &s.RenewalCount,
-		&s.TimeoutConfig.TimeoutMinutes, &s.TimeoutConfig.AutoRenew, &s.TimeoutConfig.MaxDurationMinutes,
-		&s.TimeoutConfig.WarningThresholdMinutes, &s.Version, &s.NearExpiryNotifiedFor, &s.ExpiryNotified, &s.LastMessageAt)
+	err := scanSession(db.QueryRowContext(ctx, readSessionSQL, id), s)
 	if errors.Is(err, sql.ErrNoRows) {
 		return models.ErrNotFound
 	}

@@ -56,11 +56,12 @@ func (s *Store) CreateSession(ctx context.Context, sess *models.Session) error {
 
 // FindSession reads a session, on a read replica when one is fresh enough.
 func (s *Store) FindSession(ctx context.Context, id uuid.UUID) (*models.Session, error) {
-	var sess models.Session
-	if err := s.read(ctx, true, func(db *gorm.DB) error { return db.Take(&sess, "id = ?", id).Error }); err != nil {
-		return nil, err
-	}
-	return &sess, nil
+	var sess *models.Session
+	err := s.read(ctx, true, func(db *gorm.DB) (err error) {
+		sess, err = takeSession(db.Table("sessions").Select(sessionColumns).Where("id = ?", id))
+		return err
+	})
+	return sess, err
 }
 
 // UpdateSession locks the session row (SELECT … FOR UPDATE on PostgreSQL; the
