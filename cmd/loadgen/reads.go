@@ -30,7 +30,8 @@ FROM messages WHERE session_id = $1 ORDER BY created_at DESC, id DESC LIMIT 20`
 )
 
 // readers adds the read operations to ops: history-* read the newest page of
-// the history session, session-* a random session by id.
+// the history session, session-* a random session by id, http-floor the
+// liveness probe.
 func readers(client *http.Client, o options, pool *pgxpool.Pool, history string, ops map[string]func(context.Context, string) error) {
 	get := func(ctx context.Context, path string) error {
 		req, err := http.NewRequestWithContext(ctx, http.MethodGet, o.target()+path, nil)
@@ -69,6 +70,9 @@ func readers(client *http.Client, o options, pool *pgxpool.Pool, history string,
 	ops["history-graphql"] = func(ctx context.Context, _ string) error { return query(ctx, historyQuery, history) }
 	ops["session-rest"] = func(ctx context.Context, s string) error { return get(ctx, "/api/messaging/sessions/"+s) }
 	ops["session-graphql"] = func(ctx context.Context, s string) error { return query(ctx, sessionQuery, s) }
+	// The floor under every REST read: a request the server answers without
+	// the database, through the same middleware, from the same client.
+	ops["http-floor"] = func(ctx context.Context, _ string) error { return get(ctx, "/livez") }
 	if pool == nil {
 		return
 	}

@@ -23,11 +23,7 @@ func (s *Service) Messages(ctx context.Context, sessionID string, args models.Pa
 	if err != nil {
 		return nil, err
 	}
-	session, err := s.Session(ctx, sessionID)
-	if err != nil {
-		return nil, err
-	}
-	rows, err := s.store.ListMessages(ctx, session.ID, plan.Query)
+	_, rows, err := s.sessionHistory(ctx, sessionID, plan.Query)
 	if err != nil {
 		return nil, err
 	}
@@ -71,20 +67,33 @@ type History struct {
 	HasMore  bool
 }
 
+// sessionHistory reads a session the caller may see and one page of its
+// messages, in one round trip. Errors: SESSION_NOT_FOUND.
+func (s *Service) sessionHistory(ctx context.Context, sessionID string, q models.ListQuery) (*models.Session, []*models.Message, error) {
+	id, err := uuid.Parse(sessionID)
+	if err != nil {
+		return nil, nil, models.ErrSessionNotFound(sessionID)
+	}
+	session, rows, err := s.store.SessionHistory(ctx, id, q)
+	if session, err = visible(ctx, sessionID, session, err); err != nil {
+		return nil, nil, err
+	}
+	return session, rows, nil
+}
+
 // LiveHistory answers the REST history route: the reference's semantics
 // (newest first; with only `after`, the messages right after it), for a live
 // session. Errors: SESSION_NOT_FOUND, SESSION_EXPIRED.
 func (s *Service) LiveHistory(ctx context.Context, sessionID string, req HistoryRequest) (*History, error) {
-	session, err := s.liveSession(ctx, sessionID)
-	if err != nil {
-		return nil, err
-	}
 	limit := max(1, min(req.Limit, models.MaxPageSize))
 	q := models.ListQuery{Older: req.Before, Newer: req.After, Limit: limit + 1}
 	// With only a lower bound, walk up from it so nothing past a window is unreachable.
 	q.Ascending = req.Before == nil && req.After != nil
-	rows, err := s.store.ListMessages(ctx, session.ID, q)
+	session, rows, err := s.sessionHistory(ctx, sessionID, q)
 	if err != nil {
+		return nil, err
+	}
+	if err := s.checkLive(session); err != nil {
 		return nil, err
 	}
 	h := &History{HasMore: len(rows) > limit}

@@ -225,6 +225,12 @@ func (s *Service) Session(ctx context.Context, id string) (*models.Session, erro
 		return nil, models.ErrSessionNotFound(id)
 	}
 	session, err := s.store.FindSession(ctx, sessionID)
+	return visible(ctx, id, session, err)
+}
+
+// visible answers a session read for the caller: SESSION_NOT_FOUND when it
+// is missing or belongs to someone the caller may not reach.
+func visible(ctx context.Context, id string, session *models.Session, err error) (*models.Session, error) {
 	if errors.Is(err, models.ErrNotFound) || err == nil && !models.PrincipalFrom(ctx).CanAccess(session) {
 		return nil, models.ErrSessionNotFound(id)
 	}
@@ -237,10 +243,15 @@ func (s *Service) liveSession(ctx context.Context, id string) (*models.Session, 
 	if err != nil {
 		return nil, err
 	}
+	return session, s.checkLive(session)
+}
+
+// checkLive is SESSION_EXPIRED once the session's expiresAt has passed.
+func (s *Service) checkLive(session *models.Session) error {
 	if session.IsExpired(s.Now()) {
-		return nil, session.ErrExpired()
+		return session.ErrExpired()
 	}
-	return session, nil
+	return nil
 }
 
 // rejectInput reports invalid input in the reference's order: an unknown or

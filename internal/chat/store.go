@@ -56,6 +56,8 @@ type Store interface {
 
 	// ListMessages returns one keyset page of a session's messages.
 	ListMessages(ctx context.Context, sessionID uuid.UUID, q models.ListQuery) ([]*models.Message, error)
+	// SessionHistory is FindSession and ListMessages in one round trip.
+	SessionHistory(ctx context.Context, sessionID uuid.UUID, q models.ListQuery) (*models.Session, []*models.Message, error)
 	// LatestMessages returns up to limit newest messages of each session, in one query.
 	LatestMessages(ctx context.Context, sessionIDs []uuid.UUID, limit int) (map[uuid.UUID][]*models.Message, error)
 

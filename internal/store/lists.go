@@ -39,6 +39,55 @@ func (s *Store) ListMessages(ctx context.Context, sessionID uuid.UUID, q models.
 	return out, err
 }
 
+// SessionHistory is FindSession and ListMessages in one statement, one
+// round trip: the session row first, then the page's messages, glued with
+// UNION ALL (each row's other half NULL, so nothing is decoded twice).
+// models.ErrNotFound without the session.
+func (s *Store) SessionHistory(ctx context.Context, sessionID uuid.UUID, q models.ListQuery) (*models.Session, []*models.Message, error) {
+	var (
+		sess *models.Session
+		page []*models.Message
+	)
+	err := s.read(ctx, true, func(db *gorm.DB) error {
+		pageQuery := keyset(db.Session(&gorm.Session{NewDB: true}).Table("messages").Select(messageColumns).Where("session_id = ?", sessionID), q)
+		direction := "DESC"
+		if q.Ascending {
+			direction = "ASC"
+		}
+		rows, err := db.Raw(fmt.Sprintf(sessionHistorySQL, direction, direction), sessionID, pageQuery).Rows()
+		if err != nil {
+			return err
+		}
+		defer rows.Close()
+		sess, page = nil, nil
+		for rows.Next() {
+			if sess == nil {
+				sess = new(models.Session)
+				if err := rows.Scan(sessionHistoryRow(sessionFields(sess), nil)...); err != nil {
+					return err
+				}
+				continue
+			}
+			m := new(models.Message)
+			if err := rows.Scan(sessionHistoryRow(nil, messageFields(m))...); err != nil {
+				return err
+			}
+			page = append(page, m)
+		}
+		if err := rows.Err(); err != nil {
+			return err
+		}
+		if sess == nil {
+			return gorm.ErrRecordNotFound
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, nil, err
+	}
+	return sess, page, nil
+}
+
 // LatestMessages returns up to limit newest messages of each session, in one
 // query, grouped by session id. Each session is its own LIMITed keyset read
 // of the history index, glued with UNION ALL, so the cost follows the page

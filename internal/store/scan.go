@@ -2,6 +2,7 @@ package store
 
 import (
 	"fmt"
+	"strings"
 	"time"
 
 	"gorm.io/gorm"
@@ -25,17 +26,61 @@ const messageColumns = `id, session_id, author_id, is_agent, content, metadata, 
 // rowScanner is a *sql.Row or a *sql.Rows.
 type rowScanner interface{ Scan(dest ...any) error }
 
-func scanSession(row rowScanner, s *models.Session) error {
-	return row.Scan(&s.ID, &s.AgentID, &s.UserID, &s.Metadata,
+// sessionHistorySQL is SessionHistory's statement: the session's row
+// (sessionColumns, then NULL for each of messageColumns), then its page of
+// messages (the other way round), in page order (%s: DESC or ASC). The
+// first column keeps the session first.
+var sessionHistorySQL = func() string {
+	nulls := func(n int) string { return strings.Repeat("NULL, ", n-1) + "NULL" }
+	createdAt, id := 1+sessionColumnCount+8, 1+sessionColumnCount+1 // the messages' created_at and id, 1-based
+	return "SELECT 0, " + sessionColumns + ", " + nulls(messageColumnCount) + " FROM sessions WHERE id = ?" +
+		" UNION ALL SELECT 1, " + nulls(sessionColumnCount) + ", " + messageColumns + " FROM (?) AS page" +
+		fmt.Sprintf(" ORDER BY 1, %d %%s, %d %%s", createdAt, id)
+}()
+
+var (
+	sessionColumnCount = len(strings.Split(sessionColumns, ","))
+	messageColumnCount = len(strings.Split(messageColumns, ","))
+)
+
+// sessionHistoryRow is the scan targets of one sessionHistorySQL row: the
+// session's or the message's, the other half (nil) NULL and discarded.
+func sessionHistoryRow(session, message []any) []any {
+	var discard any
+	row := make([]any, 0, 1+sessionColumnCount+messageColumnCount)
+	row = append(row, &discard)
+	for _, half := range []struct {
+		targets []any
+		n       int
+	}{{session, sessionColumnCount}, {message, messageColumnCount}} {
+		if half.targets != nil {
+			row = append(row, half.targets...)
+			continue
+		}
+		for range half.n {
+			row = append(row, &discard)
+		}
+	}
+	return row
+}
+
+func scanSession(row rowScanner, s *models.Session) error { return row.Scan(sessionFields(s)...) }
+
+// sessionFields are the scan targets of sessionColumns.
+func sessionFields(s *models.Session) []any {
+	return []any{&s.ID, &s.AgentID, &s.UserID, &s.Metadata,
 		timeColumn{&s.CreatedAt}, timeColumn{&s.LastActivity}, timeColumn{&s.ExpiresAt}, &s.RenewalCount,
 		&s.TimeoutConfig.TimeoutMinutes, &s.TimeoutConfig.AutoRenew, &s.TimeoutConfig.MaxDurationMinutes,
 		&s.TimeoutConfig.WarningThresholdMinutes, &s.Version, nullTimeColumn{&s.NearExpiryNotifiedFor},
-		&s.ExpiryNotified, nullTimeColumn{&s.LastMessageAt})
+		&s.ExpiryNotified, nullTimeColumn{&s.LastMessageAt}}
 }
 
-func scanMessage(row rowScanner, m *models.Message) error {
-	return row.Scan(&m.ID, &m.SessionID, &m.AuthorID, &m.IsAgent, &m.Content, &m.Metadata, &m.Attachments,
-		timeColumn{&m.CreatedAt}, &m.SessionStatus)
+func scanMessage(row rowScanner, m *models.Message) error { return row.Scan(messageFields(m)...) }
+
+// messageFields are the scan targets of messageColumns.
+func messageFields(m *models.Message) []any {
+	return []any{&m.ID, &m.SessionID, &m.AuthorID, &m.IsAgent, &m.Content, &m.Metadata, &m.Attachments,
+		timeColumn{&m.CreatedAt}, &m.SessionStatus}
 }
 
 // findSessions runs query (selecting sessionColumns) and scans every row.
