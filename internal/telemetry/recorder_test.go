@@ -14,6 +14,7 @@ import (
 
 	"github.com/coder/websocket"
 	"github.com/prometheus/client_golang/prometheus/testutil"
+	"go.opentelemetry.io/otel/attribute"
 )
 
 // What handlers look for on the writer, asserted the way they do it.
@@ -197,12 +198,13 @@ func TestRecorderHijacks(t *testing.T) {
 	}
 }
 
-// TestMiddlewareWebSocket upgrades with coder/websocket through Middleware,
-// as /query and /api/ do.
+// TestMiddlewareWebSocket upgrades with coder/websocket through Middleware
+// and the tracing handler, as /query and /api/ do.
 func TestMiddlewareWebSocket(t *testing.T) {
 	m := newTestMetrics(t)
 	log, _ := NewLogger(io.Discard, "json", "info")
 	route := func(*http.Request) (string, string) { return "graphql", "/query" }
+	tracing, spans := newRecordedTracing()
 	ws := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		c, err := websocket.Accept(w, r, nil)
 		if err != nil {
@@ -219,7 +221,7 @@ func TestMiddlewareWebSocket(t *testing.T) {
 		}
 		_, _, _ = c.Read(r.Context()) // until the client closes
 	})
-	chain := Middleware(ws, m, log, route)
+	chain := tracing.Handler(Middleware(ws, m, log, route), route)
 	done := make(chan struct{})
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		chain.ServeHTTP(w, r)
@@ -247,4 +249,16 @@ func TestMiddlewareWebSocket(t *testing.T) {
 	if got := testutil.ToFloat64(m.requests.WithLabelValues("graphql", "/query", "101")); got != 1 {
 		t.Errorf("upgrades counted as 101: %v, want 1", got)
 	}
+	if ended := spans.Ended(); len(ended) != 1 || !hasAttribute(ended[0].Attributes(), "http.response.status_code", int64(101)) {
+		t.Errorf("spans %v, want one with status code 101", ended)
+	}
+}
+
+func hasAttribute(attrs []attribute.KeyValue, key attribute.Key, v any) bool {
+	for _, kv := range attrs {
+		if kv.Key == key {
+			return kv.Value.AsInterface() == v
+		}
+	}
+	return false
 }
