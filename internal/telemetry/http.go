@@ -4,8 +4,8 @@ import (
 	"log/slog"
 	"net/http"
 	"strings"
+	"time"
 
-	"github.com/felixge/httpsnoop"
 	"github.com/google/uuid"
 )
 
@@ -31,19 +31,18 @@ func Middleware(next http.Handler, metrics *Metrics, log *slog.Logger, route Rou
 
 		transport, pattern := route(r)
 		upgraded := strings.EqualFold(r.Header.Get("Upgrade"), "websocket")
-		// httpsnoop keeps the writer's optional interfaces (Hijacker for
-		// WebSockets, Flusher), which a hand-rolled wrapper tends to lose.
-		m := httpsnoop.CaptureMetrics(next, w, r)
-		if upgraded && m.Code == http.StatusOK {
-			m.Code = http.StatusSwitchingProtocols // a hijacked connection reports no status
-		}
+		rec := record(w)
+		began := time.Now()
+		next.ServeHTTP(rec, r)
+		elapsed := time.Since(began)
+		status := rec.Status()
 		// A Server-Sent Events stream lasts as long as its subscription: like
 		// a WebSocket, it is counted but not timed.
 		streamed := upgraded || strings.HasPrefix(w.Header().Get("Content-Type"), "text/event-stream")
-		metrics.observeRequest(transport, pattern, m.Code, m.Duration, streamed)
+		metrics.observeRequest(transport, pattern, status, elapsed, streamed)
 
 		level := slog.LevelDebug
-		if m.Code >= 500 {
+		if status >= 500 {
 			level = slog.LevelError
 		}
 		if log.Enabled(r.Context(), level) {
@@ -51,9 +50,9 @@ func Middleware(next http.Handler, metrics *Metrics, log *slog.Logger, route Rou
 				slog.String("method", r.Method),
 				slog.String("route", pattern),
 				slog.String("path", r.URL.Path),
-				slog.Int("status", m.Code),
-				slog.Int64("bytes", m.Written),
-				slog.Duration("duration", m.Duration),
+				slog.Int("status", status),
+				slog.Int64("bytes", rec.Written()),
+				slog.Duration("duration", elapsed),
 			)
 		}
 	})
