@@ -98,6 +98,7 @@ func startBinary(t *testing.T, binary, databaseURL string, env ...string) *serve
 	cmd.Dir = t.TempDir()
 	cmd.Env = append(os.Environ(), "PORT=0", "DATABASE_URL="+databaseURL)
 	cmd.Env = append(cmd.Env, env...)
+	dieWithTest(cmd)
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {
 		t.Fatal(err)
