@@ -6,7 +6,7 @@
 //
 // Reads are measured the same way, each beside the same query issued with
 // pgx: -transports history-sql,history-rest,history-graphql,session-sql,session-rest,session-graphql.
-// http-floor (GET /livez, no database) shows what HTTP alone costs on the
+// http-floor (GET /healthz, no database) shows what HTTP alone costs on the
 // same machine: no REST read can beat it.
 //
 // With -poison, one more client sends, beside the others, messages the
@@ -79,7 +79,7 @@ func main() {
 	flag.IntVar(&o.rounds, "rounds", 3, "rounds per transport (the median is reported)")
 	flag.DurationVar(&o.duration, "d", 10*time.Second, "duration of one round")
 	flag.DurationVar(&o.warmup, "warmup", 2*time.Second, "unmeasured warm-up before each round")
-	flag.StringVar(&transports, "transports", "sql,rest,graphql", "what to measure, in order: sends (sql, rest, graphql), the history page (history-sql, history-rest, history-graphql), one session by id (session-sql, session-rest, session-graphql), and http-floor: GET /livez, a request that reaches no database")
+	flag.StringVar(&transports, "transports", "sql,rest,graphql", "what to measure, in order: sends (sql, rest, graphql), the history page (history-sql, history-rest, history-graphql), one session by id (session-sql, session-rest, session-graphql), and http-floor: GET /healthz, a request that reaches no database")
 	flag.IntVar(&o.history, "history", 1000, "messages in the session whose history page the history-* reads fetch (filled in one statement with -db)")
 	flag.BoolVar(&o.poison, "poison", false, "add one client sending messages that must be refused (400), and fail on any other error")
 	flag.IntVar(&o.idleSubscriptions, "idle-subscriptions", 0, "instead of sends, open this many idle subscriptions and report the server's RSS per subscription")

@@ -72,7 +72,7 @@ func readers(client *http.Client, o options, pool *pgxpool.Pool, history string,
 	ops["session-graphql"] = func(ctx context.Context, s string) error { return query(ctx, sessionQuery, s) }
 	// The floor under every REST read: a request the server answers without
 	// the database, through the same middleware, from the same client.
-	ops["http-floor"] = func(ctx context.Context, _ string) error { return get(ctx, "/livez") }
+	ops["http-floor"] = func(ctx context.Context, _ string) error { return get(ctx, "/healthz") }
 	if pool == nil {
 		return
 	}
