@@ -89,7 +89,7 @@ func (s *Service) FollowAgent(ctx context.Context, agentID, after string, delive
 func (s *Service) tailFeed(ctx context.Context, agentID uuid.UUID, pos models.FeedPosition, wake <-chan struct{}, deliver func(models.FeedEvent) bool, end func(error)) {
 	failures, retry := 0, feedPendingRetry
 	for {
-		rows, pending, err := s.store.ReadAgentFeed(ctx, agentID, pos, feedPage)
+		page, err := s.store.ReadAgentFeed(ctx, agentID, pos, feedPage)
 		if ctx.Err() != nil {
 			end(nil)
 			return
@@ -105,7 +105,7 @@ func (s *Service) tailFeed(ctx context.Context, agentID uuid.UUID, pos models.Fe
 			delay = time.Duration(1<<min(failures, 5)) * 100 * time.Millisecond
 		default:
 			failures = 0
-			for _, row := range rows {
+			for _, row := range page.Rows {
 				for _, e := range row.Events() {
 					if !pos.Before(row.Tx, row.Seq) && e.Position.Done <= pos.Done {
 						continue // handed out before the cursor
@@ -117,10 +117,10 @@ func (s *Service) tailFeed(ctx context.Context, agentID uuid.UUID, pos models.Fe
 				}
 				pos = models.FeedPosition{Tx: row.Tx, Seq: row.Seq, Done: 2}
 			}
-			if len(rows) == feedPage {
+			if len(page.Rows) == feedPage {
 				continue
 			}
-			if pending {
+			if page.Pending {
 				delay, retry = retry, min(retry*2, feedRecheck)
 			} else {
 				retry = feedPendingRetry

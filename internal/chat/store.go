@@ -75,10 +75,10 @@ type Store interface {
 	ClaimExpired(ctx context.Context, now time.Time, limit int) ([]models.LifetimeClaim, error)
 
 	// ReadAgentFeed returns up to limit rows of an agent's feed from a
-	// position (its row included), oldest first; pending: rows of
-	// transactions still running wait behind them. AgentFeedHead is the
+	// position (its row included), oldest first, and the feed's retention
+	// horizon read with them (models.FeedPage). AgentFeedHead is the
 	// position after everything the feed holds now.
-	ReadAgentFeed(ctx context.Context, agentID uuid.UUID, from models.FeedPosition, limit int) ([]models.FeedRow, bool, error)
+	ReadAgentFeed(ctx context.Context, agentID uuid.UUID, from models.FeedPosition, limit int) (models.FeedPage, error)
 	AgentFeedHead(ctx context.Context, agentID uuid.UUID) (models.FeedPosition, error)
 
 	// RenameAgent changes an agent's name (models.ErrNotFound if unknown).

@@ -231,10 +231,11 @@ func (s *Service) DispatchWebhooks(ctx context.Context) (int, error) {
 func (s *Service) draw(ctx context.Context, full *bool) func(*models.Webhook) ([]*models.Delivery, models.FeedPosition, error) {
 	return func(hook *models.Webhook) ([]*models.Delivery, models.FeedPosition, error) {
 		pos := hook.Position
-		rows, _, err := s.store.ReadAgentFeed(ctx, hook.AgentID, pos, drawRows)
+		page, err := s.store.ReadAgentFeed(ctx, hook.AgentID, pos, drawRows)
 		if err != nil {
 			return nil, pos, err
 		}
+		rows := page.Rows
 		*full = len(rows) == drawRows
 		now := s.Now()
 		var out []*models.Delivery
