@@ -3,6 +3,7 @@ package chat_test
 import (
 	"context"
 	"errors"
+	"log/slog"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -358,6 +359,69 @@ func TestSweepDeliveriesKeepsPending(t *testing.T) {
 			after := status()
 			if len(after) != 2 || after["session.renewed b"] != models.DeliveryPending || after["session.created d"] != models.DeliveryDelivered {
 				t.Fatalf("left %v, want the old pending renewal and the recent delivery", after)
+			}
+		})
+	}
+}
+
+// TestWebhookSkipsToTheHorizon: a webhook whose feed position the sweep
+// passed (nothing drew it for longer than the retention) moves to the
+// horizon once, counted and logged, and goes on with what is kept; it
+// neither fails nor loops.
+func TestWebhookSkipsToTheHorizon(t *testing.T) {
+	for _, dialect := range testutil.Dialects {
+		t.Run(string(dialect), func(t *testing.T) {
+			ctx := context.Background()
+			clock := testutil.NewClock(time.Date(2026, 1, 1, 12, 0, 0, 0, time.UTC))
+			st := testutil.OpenStore(t, dialect)
+			sender := &hookSender{}
+			var skips atomic.Int64
+			logs := &testutil.SyncBuffer{}
+			svc := chat.New(st, clock, models.DefaultSessionPolicy(),
+				chat.WithWebhooks(chat.WebhookOptions{Sender: sender, CheckURL: func(string) error { return nil }}),
+				chat.WithWebhookSkipObserver(func() { skips.Add(1) }), chat.WithLogger(slog.New(slog.NewTextHandler(logs, nil))))
+			agent, err := svc.CreateAgent(ctx, chat.CreateAgentInput{Name: "hooked",
+				Webhook: &chat.WebhookInput{URL: "https://agent.example.com/hook", Secret: hookSecret}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			for range 3 {
+				openWithMessage(t, svc, agent)
+			}
+			clock.Advance(week + time.Hour)
+			kept := openWithMessage(t, svc, agent)
+			settledFeed(t, st, agent.ID)
+			if n, err := svc.SweepAgentFeed(ctx, week); n != 6 || err != nil {
+				t.Fatalf("sweep removed %d (%v), want 6", n, err)
+			}
+			horizon, _ := st.AgentFeedHorizon(ctx, agent.ID)
+
+			for range 3 {
+				if _, err := svc.DispatchWebhooks(ctx); err != nil {
+					t.Fatalf("dispatch: %v", err)
+				}
+			}
+			if n := skips.Load(); n != 1 {
+				t.Errorf("%d skips counted, want 1", n)
+			}
+			if !strings.Contains(logs.String(), "webhook fell behind the agent feed's retention horizon") {
+				t.Errorf("no warning logged:\n%s", logs.String())
+			}
+			bodies := sender.bodies()
+			if len(bodies) != 3 { // the kept session's creation, message and renewal
+				t.Fatalf("%d POSTs, want 3: %q", len(bodies), bodies)
+			}
+			for _, body := range bodies {
+				if !strings.Contains(body, kept.ID.String()) {
+					t.Errorf("POSTed an event of another session: %s", body)
+				}
+			}
+			hook, err := svc.AgentWebhook(ctx, agent.ID)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if hook.Position.Less(horizon) {
+				t.Errorf("webhook position %+v still before the horizon %+v", hook.Position, horizon)
 			}
 		})
 	}
