@@ -29,6 +29,7 @@ type config struct {
 	Policy          models.SessionPolicy
 	CleanupInterval time.Duration
 	Retention       time.Duration // 0 keeps expired sessions forever
+	FeedRetention   time.Duration // agent feed rows and finished webhook deliveries; 0 keeps them
 	ShutdownTimeout time.Duration
 	RequestTimeout  time.Duration
 	BodyReadTimeout time.Duration // a request body must arrive within it (408)
@@ -259,6 +260,12 @@ func loadConfig(args []string, env func(string) string, out io.Writer) (config, 
 		}
 		cfg.Retention = time.Duration(hours * float64(time.Hour))
 	}
+	raw := getenv("AGENT_FEED_RETENTION_HOURS")
+	feedHours, err := strconv.ParseFloat(raw, 64)
+	if err != nil || !(feedHours >= 0 && feedHours <= 1e6) { // NaN too
+		return config{}, fmt.Errorf("AGENT_FEED_RETENTION_HOURS=%q: must be a number of hours from 0 (keep everything) to 1000000", raw)
+	}
+	cfg.FeedRetention = time.Duration(feedHours * float64(time.Hour))
 	return cfg, nil
 }
 

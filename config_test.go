@@ -33,6 +33,9 @@ func TestConfigSources(t *testing.T) {
 			if len(cfg.ReadReplicas.URLs) != 0 || cfg.ReadReplicas.MaxLag != 250*time.Millisecond {
 				t.Errorf("read replicas %+v", cfg.ReadReplicas)
 			}
+			if cfg.FeedRetention != 7*24*time.Hour {
+				t.Errorf("agent feed retention %v, want 7 days", cfg.FeedRetention)
+			}
 		}},
 		{"environment", nil, map[string]string{"PORT": "9000", "SESSION_DEFAULT_TIMEOUT_MINUTES": "45", "SHUTDOWN_TIMEOUT_SECONDS": "3"}, func(t *testing.T, cfg config) {
 			if cfg.Port != "9000" || cfg.Policy.DefaultTimeoutMinutes != 45 || cfg.ShutdownTimeout != 3*time.Second {
@@ -82,6 +85,16 @@ func TestConfigSources(t *testing.T) {
 				t.Errorf("NATS %+v", cfg.NATS)
 			}
 		}},
+		{"agent feed retention in hours, fractions allowed", nil, map[string]string{"AGENT_FEED_RETENTION_HOURS": "1.5"}, func(t *testing.T, cfg config) {
+			if cfg.FeedRetention != 90*time.Minute {
+				t.Errorf("agent feed retention %v, want 1h30m", cfg.FeedRetention)
+			}
+		}},
+		{"agent feed retention 0 keeps everything", []string{"--agent-feed-retention-hours", "0"}, map[string]string{"AGENT_FEED_RETENTION_HOURS": "24"}, func(t *testing.T, cfg config) {
+			if cfg.FeedRetention != 0 {
+				t.Errorf("agent feed retention %v, want 0", cfg.FeedRetention)
+			}
+		}},
 		{"tracing endpoint", []string{"--otel-exporter-otlp-endpoint", "http://127.0.0.1:4318"}, nil, func(t *testing.T, cfg config) {
 			if cfg.Tracing.Endpoint != "http://127.0.0.1:4318" {
 				t.Errorf("tracing %+v", cfg.Tracing)
@@ -115,6 +128,10 @@ func TestConfigRejectsBadValues(t *testing.T) {
 		{nil, map[string]string{"BODY_READ_TIMEOUT_SECONDS": "601"}, `BODY_READ_TIMEOUT_SECONDS="601": must be a whole number from 1 to 600`},
 		{nil, map[string]string{"SHUTDOWN_TIMEOUT_SECONDS": "soon"}, `SHUTDOWN_TIMEOUT_SECONDS="soon"`},
 		{nil, map[string]string{"SESSION_RETENTION_HOURS": "-2"}, `SESSION_RETENTION_HOURS="-2"`},
+		{nil, map[string]string{"AGENT_FEED_RETENTION_HOURS": "-1"}, `AGENT_FEED_RETENTION_HOURS="-1": must be a number of hours from 0 (keep everything) to 1000000`},
+		{nil, map[string]string{"AGENT_FEED_RETENTION_HOURS": "7d"}, `AGENT_FEED_RETENTION_HOURS="7d": must be a number of hours`},
+		{nil, map[string]string{"AGENT_FEED_RETENTION_HOURS": "NaN"}, `AGENT_FEED_RETENTION_HOURS="NaN": must be a number of hours`},
+		{[]string{"--agent-feed-retention-hours", "1e7"}, nil, `AGENT_FEED_RETENTION_HOURS="1e7": must be a number of hours`},
 		{nil, map[string]string{"LOG_LEVEL": "loud"}, `LOG_LEVEL="loud": must be debug, info, warn or error`},
 		{nil, map[string]string{"LOG_FORMAT": "xml"}, `LOG_FORMAT="xml": must be json or text`},
 		{nil, map[string]string{"REST_COMPAT": "eliza"}, `REST_COMPAT="eliza": must be documented or elizaos`},

@@ -120,7 +120,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	svc := chat.New(db, models.SystemClock{}, cfg.Policy, chat.WithBus(bus), chat.WithLogger(log), chat.WithObserver(metrics),
 		chat.WithWebhooks(chat.WebhookOptions{Sender: webhook.NewClient(allowPrivate),
 			CheckURL: func(u string) error { return webhook.CheckURL(u, allowPrivate) }}),
-		chat.WithWebhookObserver(metrics.WebhookAttempt))
+		chat.WithWebhookObserver(metrics.WebhookAttempt), chat.WithWebhookSkipObserver(metrics.WebhookSkipped))
 	var draining atomic.Bool
 	shutdown := make(chan struct{})
 	handler := newHandler(cfg, deps{svc: svc, auth: authenticator, log: log, metrics: metrics, tracing: tracing}, &draining, shutdown)
@@ -175,8 +175,10 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	return nil
 }
 
-// sweepExpired runs the retention purge (when SESSION_RETENTION_HOURS is
-// set) and forgets old idempotency keys every cleanup interval until ctx ends.
+// sweepExpired runs the retention purges (expired sessions when
+// SESSION_RETENTION_HOURS is set; the agent feed and finished webhook
+// deliveries by AGENT_FEED_RETENTION_HOURS) and forgets old idempotency
+// keys every cleanup interval until ctx ends.
 func sweepExpired(ctx context.Context, svc *chat.Service, cfg config, log *slog.Logger) {
 	ticker := time.NewTicker(cfg.CleanupInterval)
 	defer ticker.Stop()
@@ -187,6 +189,20 @@ func sweepExpired(ctx context.Context, svc *chat.Service, cfg config, log *slog.
 			log.Warn("retention sweep failed", "err", err, "removed", removed)
 		case removed > 0:
 			log.Info("retention sweep removed expired sessions", "removed", removed)
+		}
+		removed, err = svc.SweepAgentFeed(ctx, cfg.FeedRetention)
+		switch {
+		case err != nil && ctx.Err() == nil:
+			log.Warn("agent feed retention sweep failed", "err", err, "removed", removed)
+		case removed > 0:
+			log.Info("agent feed retention sweep removed events", "removed", removed)
+		}
+		removed, err = svc.SweepDeliveries(ctx, cfg.FeedRetention)
+		switch {
+		case err != nil && ctx.Err() == nil:
+			log.Warn("webhook delivery retention sweep failed", "err", err, "removed", removed)
+		case removed > 0:
+			log.Info("webhook delivery retention sweep removed finished deliveries", "removed", removed)
 		}
 		if _, err := svc.ForgetIdempotencyKeys(ctx); err != nil && ctx.Err() == nil {
 			log.Warn("forgetting old idempotency keys failed", "err", err)

@@ -43,6 +43,7 @@ var settings = []setting{
 	{env: "SESSION_WARNING_THRESHOLD_MINUTES", def: "5", usage: "isNearExpiration window, clamped to 1..60"},
 	{env: "SESSION_CLEANUP_INTERVAL_MINUTES", def: "5", usage: "how often the retention sweep runs, clamped to 1..60"},
 	{env: "SESSION_RETENTION_HOURS", def: "0", usage: "delete sessions this long after they expired; 0 keeps them"},
+	{env: "AGENT_FEED_RETENTION_HOURS", def: "168", usage: "delete agent feed events (agentEvents, webhook drawing) and delivered or failed webhook deliveries this long after they happened; 0 keeps them"},
 	{env: "RATE_LIMIT_PER_MINUTE", def: "1200", usage: "requests per caller per minute on each replica; 0 turns limiting off"},
 	{env: "SUBSCRIPTIONS_PER_CONNECTION", def: "100", usage: "open subscriptions one WebSocket connection may hold, 1..1000000"},
 	{env: "SUBSCRIPTIONS_PER_CALLER", def: "1000", usage: "open subscriptions one caller may hold on each replica, 1..1000000"},

@@ -451,7 +451,10 @@ type AgentEventsResponse struct {
 	// Only the agent itself (a JWT with role agent and its id) or an admin may
 	// follow it. Errors: FORBIDDEN, AGENT_NOT_FOUND, VALIDATION_ERROR (a bad
 	// cursor), RATE_LIMITED; UNAVAILABLE ends it when the database stays
-	// unreachable (subscribe again with `after`).
+	// unreachable (subscribe again with `after`). The feed keeps events for
+	// AGENT_FEED_RETENTION_HOURS (default 7 days): a cursor older than that, or
+	// a reader that falls that far behind, gets FEED_CURSOR_EXPIRED instead of
+	// silently skipping what was removed.
 	AgentEvents AgentEventsAgentEventsAgentEvent `json:"agentEvents"`
 }
 

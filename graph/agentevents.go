@@ -2,6 +2,7 @@ package graph
 
 import (
 	"context"
+	"errors"
 
 	"sessionhub/graph/model"
 	"sessionhub/models"
@@ -35,6 +36,9 @@ func (r *subscriptionResolver) followAgent(ctx context.Context, agentID, after s
 	end := func(why error) {
 		if why != nil && ctx.Err() == nil {
 			appErr := models.ErrEventsLost()
+			if coded, ok := errors.AsType[*models.Error](why); ok {
+				appErr = coded // FEED_CURSOR_EXPIRED: the retention sweep passed the follower
+			}
 			r.subscriberDropped(dropReason(appErr))
 			failStream(ctx, appErr)
 		}

@@ -2,6 +2,7 @@ package graph_test
 
 import (
 	"context"
+	"encoding/json"
 	"net/http"
 	"net/http/httptest"
 	"testing"
@@ -204,5 +205,56 @@ func TestAgentEventsOverSSE(t *testing.T) {
 	ev, ok := sub.next()
 	if !ok || ev.name != "next" || !contains(ev.data, "SessionCreatedEvent") || !contains(ev.data, s.ID.String()) {
 		t.Fatalf("event %+v", ev)
+	}
+}
+
+// TestAgentEventsCursorExpired: once the retention sweep removed the events
+// after a cursor, resuming from it is refused with FEED_CURSOR_EXPIRED
+// (details: cursor, horizon) instead of silently skipping them; resuming
+// from details.horizon delivers what is kept; on both databases.
+func TestAgentEventsCursorExpired(t *testing.T) {
+	for _, dialect := range testutil.Dialects {
+		t.Run(string(dialect), func(t *testing.T) {
+			env := newLifecycleEnv(t, dialect)
+			ctx := context.Background()
+			sub := env.followAgent(env.client, "")
+			sid := env.session(models.TimeoutOverrides{})
+			env.send(sid, "hello")
+			got := expectKinds(t, sub, "SessionCreatedEvent", "MessageAddedEvent", "SessionRenewedEvent")
+			_ = sub.Close()
+
+			const retention = 7 * 24 * time.Hour
+			env.clock.Advance(retention + time.Hour)
+			kept := env.session(models.TimeoutOverrides{})
+			if n, err := env.svc.SweepAgentFeed(ctx, retention); n != 2 || err != nil { // the creation's row and the message's
+				t.Fatalf("sweep removed %d (%v), want 2", n, err)
+			}
+
+			stale := got[1].AgentEvents.Cursor // between the message and its renewal: the renewal is gone too
+			refused := env.client.Websocket(agentEventsSubscription, client.Var("agent", env.agentID), client.Var("after", stale))
+			defer func() { _ = refused.Close() }()
+			var ev json.RawMessage
+			err := refused.Next(&ev)
+			var errs []struct {
+				Message    string
+				Extensions struct {
+					Code    string
+					Details map[string]string
+				}
+			}
+			if err == nil || json.Unmarshal([]byte(err.Error()), &errs) != nil || len(errs) != 1 {
+				t.Fatalf("resuming from an expired cursor: %v %s, want one error", err, ev)
+			}
+			e := errs[0]
+			if e.Extensions.Code != "FEED_CURSOR_EXPIRED" || e.Extensions.Details["cursor"] != stale || e.Extensions.Details["horizon"] == "" {
+				t.Fatalf("error %+v, want FEED_CURSOR_EXPIRED with details cursor and horizon", e)
+			}
+			hubCheckClean(t, e.Message)
+
+			resumed := env.followAgent(env.client, e.Extensions.Details["horizon"])
+			if ev := expectKinds(t, resumed, "SessionCreatedEvent")[0]; ev.AgentEvents.Event.SessionID != kept {
+				t.Fatalf("first event after the horizon %+v, want session %s created", ev, kept)
+			}
+		})
 	}
 }

@@ -1327,6 +1327,8 @@ enum ErrorCode {
   UNAVAILABLE
   "A subscription was dropped because its client did not read its events (over 4096 waiting). details: queuedEvents. Subscribe again with ` + "`" + `after` + "`" + `."
   SLOW_CONSUMER
+  "An ` + "`" + `agentEvents` + "`" + ` cursor points before the feed's retention horizon (AGENT_FEED_RETENTION_HOURS): the events between it and the horizon were removed and will never be delivered. details: cursor, horizon (the cursor after the last event removed). Resync what the agent keeps (its sessions and their history), then subscribe again with ` + "`" + `after` + "`" + ` set to details.horizon, or without ` + "`" + `after` + "`" + `."
+  FEED_CURSOR_EXPIRED
   "A bug in the server; the message reveals nothing about it. HTTP 500."
   INTERNAL
   "GRAPHQL_TRUSTED_DOCUMENTS_ONLY is on and the request is not a document of the trusted manifest (sent by its SHA-256 hash): other texts, unknown hashes and APQ registrations are refused before parsing. A document error over HTTP."
@@ -1547,14 +1549,18 @@ type Subscription {
   Only the agent itself (a JWT with role agent and its id) or an admin may
   follow it. Errors: FORBIDDEN, AGENT_NOT_FOUND, VALIDATION_ERROR (a bad
   cursor), RATE_LIMITED; UNAVAILABLE ends it when the database stays
-  unreachable (subscribe again with ` + "`" + `after` + "`" + `).
+  unreachable (subscribe again with ` + "`" + `after` + "`" + `). The feed keeps events for
+  AGENT_FEED_RETENTION_HOURS (default 7 days): a cursor older than that, or
+  a reader that falls that far behind, gets FEED_CURSOR_EXPIRED instead of
+  silently skipping what was removed.
   """
   agentEvents(
     "The agent whose sessions to follow."
     agentId: ID!
     """
     An ` + "`" + `AgentEvent.cursor` + "`" + `: the feed continues right after that event.
-    Omitted: events start with what happens next.
+    Omitted: events start with what happens next. A cursor the retention
+    sweep has passed is refused with FEED_CURSOR_EXPIRED.
     """
     after: String
   ): AgentEvent!

@@ -29,6 +29,9 @@ const (
 	// CodeUntrustedDocument refuses a GraphQL document that is not in the
 	// deployment's trusted-documents manifest (GRAPHQL_TRUSTED_DOCUMENTS_ONLY).
 	CodeUntrustedDocument Code = "UNTRUSTED_DOCUMENT"
+	// CodeFeedCursorExpired refuses an agentEvents cursor that the agent
+	// feed's retention sweep has passed: events after it were removed.
+	CodeFeedCursorExpired Code = "FEED_CURSOR_EXPIRED"
 	CodeInternal          Code = "INTERNAL"
 )
 
@@ -215,4 +218,13 @@ func ErrRateLimitedBy(message, per string, limit int) *Error {
 // ErrUntrustedDocument refuses a GraphQL document the server was not told to trust.
 func ErrUntrustedDocument() *Error {
 	return newError(CodeUntrustedDocument, "Only trusted documents are accepted: send the sha256Hash of a document from the trusted-documents manifest (extensions.persistedQuery)")
+}
+
+// ErrFeedCursorExpired refuses to resume an agent's feed from a position
+// the retention sweep has passed (AGENT_FEED_RETENTION_HOURS): events
+// between it and the horizon were removed. The client resyncs, then
+// resumes from details.horizon (or without a cursor).
+func ErrFeedCursorExpired(cursor, horizon string) *Error {
+	return newError(CodeFeedCursorExpired, "The cursor points before the agent feed's retention horizon: events after it were removed; resync, then resume after details.horizon or without a cursor",
+		Detail{"cursor", cursor}, Detail{"horizon", horizon})
 }

@@ -61,6 +61,25 @@ func (p FeedPosition) Before(tx uint64, seq int64) bool {
 	return p.Tx < tx || p.Tx == tx && p.Seq < seq
 }
 
+// Less reports whether p comes before q: an earlier row, or fewer of one
+// row's events handed out.
+func (p FeedPosition) Less(q FeedPosition) bool {
+	return p.Before(q.Tx, q.Seq) || p.Tx == q.Tx && p.Seq == q.Seq && p.Done < q.Done
+}
+
+// FeedPage is one read of an agent's feed.
+type FeedPage struct {
+	Rows []FeedRow
+	// Pending: rows of transactions still running wait behind the last row
+	// (read again shortly).
+	Pending bool
+	// Horizon is how far the retention sweep has removed the agent's feed:
+	// the last row removed, Done being how many events it stood for (zero:
+	// nothing removed). A position Less than it has missed events. It is
+	// read in the same statement as Rows, so the two always agree.
+	Horizon FeedPosition
+}
+
 // FeedRow is one stored change of an agent's feed.
 type FeedRow struct {
 	Tx         uint64

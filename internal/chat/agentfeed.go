@@ -44,8 +44,11 @@ func canFollowAgent(p models.Principal, agentID string) error {
 // nothing; without it, the feed starts with what happens next. deliver may
 // block (the feed waits; nobody is dropped); false stops the feed. end is
 // called once, when the feed stops: nil when ctx ended or deliver refused,
-// pubsub.ErrMissedEvents when the database stayed unreachable.
-// Errors: FORBIDDEN, AGENT_NOT_FOUND, VALIDATION_ERROR (a bad cursor).
+// pubsub.ErrMissedEvents when the database stayed unreachable,
+// FEED_CURSOR_EXPIRED when the retention sweep removed rows the follower had
+// not read yet (it fell a whole retention period behind).
+// Errors: FORBIDDEN, AGENT_NOT_FOUND, VALIDATION_ERROR (a bad cursor),
+// FEED_CURSOR_EXPIRED (after points before the feed's retention horizon).
 func (s *Service) FollowAgent(ctx context.Context, agentID, after string, deliver func(models.FeedEvent) bool, end func(error)) error {
 	if err := canFollowAgent(models.PrincipalFrom(ctx), agentID); err != nil {
 		return err
@@ -63,6 +66,16 @@ func (s *Service) FollowAgent(ctx context.Context, agentID, after string, delive
 	}
 	if after == "" {
 		if from, err = s.store.AgentFeedHead(ctx, agent.ID); err != nil {
+			return err
+		}
+	} else {
+		// Refused up front when it is plain; each read checks again (a sweep
+		// may pass the cursor before the first one).
+		horizon, err := s.store.AgentFeedHorizon(ctx, agent.ID)
+		if err != nil {
+			return err
+		}
+		if err := feedExpired(from, horizon); err != nil {
 			return err
 		}
 	}
@@ -89,7 +102,7 @@ func (s *Service) FollowAgent(ctx context.Context, agentID, after string, delive
 func (s *Service) tailFeed(ctx context.Context, agentID uuid.UUID, pos models.FeedPosition, wake <-chan struct{}, deliver func(models.FeedEvent) bool, end func(error)) {
 	failures, retry := 0, feedPendingRetry
 	for {
-		rows, pending, err := s.store.ReadAgentFeed(ctx, agentID, pos, feedPage)
+		page, err := s.store.ReadAgentFeed(ctx, agentID, pos, feedPage)
 		if ctx.Err() != nil {
 			end(nil)
 			return
@@ -105,7 +118,13 @@ func (s *Service) tailFeed(ctx context.Context, agentID uuid.UUID, pos models.Fe
 			delay = time.Duration(1<<min(failures, 5)) * 100 * time.Millisecond
 		default:
 			failures = 0
-			for _, row := range rows {
+			if gone := feedExpired(pos, page.Horizon); gone != nil {
+				s.log.WarnContext(ctx, "agent feed follower fell behind the retention horizon; follower ended", "agent", agentID,
+					"cursor", pos.Cursor(), "horizon", page.Horizon.Cursor())
+				end(gone)
+				return
+			}
+			for _, row := range page.Rows {
 				for _, e := range row.Events() {
 					if !pos.Before(row.Tx, row.Seq) && e.Position.Done <= pos.Done {
 						continue // handed out before the cursor
@@ -117,10 +136,10 @@ func (s *Service) tailFeed(ctx context.Context, agentID uuid.UUID, pos models.Fe
 				}
 				pos = models.FeedPosition{Tx: row.Tx, Seq: row.Seq, Done: 2}
 			}
-			if len(rows) == feedPage {
+			if len(page.Rows) == feedPage {
 				continue
 			}
-			if pending {
+			if page.Pending {
 				delay, retry = retry, min(retry*2, feedRecheck)
 			} else {
 				retry = feedPendingRetry
@@ -141,3 +160,12 @@ func (s *Service) tailFeed(ctx context.Context, agentID uuid.UUID, pos models.Fe
 
 // AgentFollowers counts this process's agent feed followers (tests, metrics).
 func (s *Service) AgentFollowers() int { return int(s.feedFollowers.Load()) }
+
+// feedExpired refuses a feed position the retention sweep has passed: the
+// events between it and the horizon were removed. Errors: FEED_CURSOR_EXPIRED.
+func feedExpired(pos, horizon models.FeedPosition) error {
+	if !pos.Less(horizon) {
+		return nil
+	}
+	return models.ErrFeedCursorExpired(pos.Cursor(), horizon.Cursor())
+}

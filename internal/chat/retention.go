@@ -22,6 +22,46 @@ func (s *Service) Sweep(ctx context.Context, retention time.Duration) (int, erro
 	return inBatches(func() (int, error) { return s.store.DeleteExpired(ctx, cutoff, SweepBatchSize) })
 }
 
+// SweepAgentFeed removes agent feed rows that happened more than retention
+// ago, agent by agent and batch by batch, by position: each batch removes
+// an agent's oldest rows up to the first newer one and moves the agent's
+// horizon to the last row removed, in one transaction, so that a reader
+// behind it is told (FEED_CURSOR_EXPIRED; a webhook skips to it) instead of
+// missing events silently. Reports how many rows it removed. A zero or
+// negative retention keeps everything. Several replicas may sweep at once:
+// an agent is swept by one at a time.
+func (s *Service) SweepAgentFeed(ctx context.Context, retention time.Duration) (int, error) {
+	if retention <= 0 {
+		return 0, nil
+	}
+	cutoff := s.Now().Add(-retention)
+	agents, err := s.store.FeedAgentsBefore(ctx, cutoff)
+	if err != nil {
+		return 0, err
+	}
+	removed := 0
+	for _, agentID := range agents {
+		n, err := inBatches(func() (int, error) { return s.store.DeleteAgentFeed(ctx, agentID, cutoff, SweepBatchSize) })
+		removed += n
+		if err != nil {
+			return removed, err
+		}
+	}
+	return removed, nil
+}
+
+// SweepDeliveries removes webhook deliveries that were delivered or failed
+// for good and were created more than retention ago, batch by batch, and
+// reports how many. Pending deliveries are never removed. A zero or
+// negative retention keeps everything. Several replicas may sweep at once.
+func (s *Service) SweepDeliveries(ctx context.Context, retention time.Duration) (int, error) {
+	if retention <= 0 {
+		return 0, nil
+	}
+	cutoff := s.Now().Add(-retention)
+	return inBatches(func() (int, error) { return s.store.DeleteFinishedDeliveries(ctx, cutoff, SweepBatchSize) })
+}
+
 // inBatches repeats a bounded delete until a batch comes back short.
 func inBatches(deleteBatch func() (int, error)) (int, error) {
 	removed := 0

@@ -29,11 +29,18 @@ type Service struct {
 	feedFollowers atomic.Int64
 	webhooks      *WebhookOptions        // nil: no deliveries
 	watchHooks    func(*models.Delivery) // hears every attempt (metrics); may be nil
+	watchSkips    func()                 // hears every webhook moved to the feed's horizon; may be nil
 }
 
 // WithWebhookObserver sets who hears every webhook attempt's outcome.
 func WithWebhookObserver(f func(*models.Delivery)) Option {
 	return func(s *Service) { s.watchHooks = f }
+}
+
+// WithWebhookSkipObserver sets who hears of every webhook whose feed
+// position the retention sweep had passed, moved on to the horizon.
+func WithWebhookSkipObserver(f func()) Option {
+	return func(s *Service) { s.watchSkips = f }
 }
 
 // Observer hears every committed change as it is announced (metrics count

@@ -77,11 +77,20 @@ type Store interface {
 	ClaimExpired(ctx context.Context, now time.Time, limit int) ([]models.LifetimeClaim, error)
 
 	// ReadAgentFeed returns up to limit rows of an agent's feed from a
-	// position (its row included), oldest first; pending: rows of
-	// transactions still running wait behind them. AgentFeedHead is the
-	// position after everything the feed holds now.
-	ReadAgentFeed(ctx context.Context, agentID uuid.UUID, from models.FeedPosition, limit int) ([]models.FeedRow, bool, error)
+	// position (its row included), oldest first, and the feed's retention
+	// horizon read with them (models.FeedPage). AgentFeedHead is the
+	// position after everything the feed holds now; AgentFeedHorizon how far
+	// the retention sweep has removed the feed (zero: nothing).
+	ReadAgentFeed(ctx context.Context, agentID uuid.UUID, from models.FeedPosition, limit int) (models.FeedPage, error)
 	AgentFeedHead(ctx context.Context, agentID uuid.UUID) (models.FeedPosition, error)
+	AgentFeedHorizon(ctx context.Context, agentID uuid.UUID) (models.FeedPosition, error)
+	// FeedAgentsBefore lists the agents whose feed starts with a row older
+	// than cutoff. DeleteAgentFeed removes up to limit of an agent's oldest
+	// rows, up to the first one not older than cutoff, and moves its horizon
+	// to the last one removed, in one transaction; an agent another process
+	// is sweeping is skipped (0). Safe to run from several processes at once.
+	FeedAgentsBefore(ctx context.Context, cutoff time.Time) ([]uuid.UUID, error)
+	DeleteAgentFeed(ctx context.Context, agentID uuid.UUID, cutoff time.Time, limit int) (int, error)
 
 	// RenameAgent changes an agent's name (models.ErrNotFound if unknown).
 	RenameAgent(ctx context.Context, id uuid.UUID, name string) error
@@ -94,6 +103,9 @@ type Store interface {
 	ClaimDeliveries(ctx context.Context, now, leaseUntil time.Time, limit int) ([]*models.Delivery, error)
 	FinishAttempt(ctx context.Context, d *models.Delivery) error
 	ListDeliveries(ctx context.Context, agentID uuid.UUID, before *uuid.UUID, limit int) ([]*models.Delivery, error)
+	// DeleteFinishedDeliveries removes up to limit delivered or failed
+	// deliveries created before cutoff (never pending ones).
+	DeleteFinishedDeliveries(ctx context.Context, cutoff time.Time, limit int) (int, error)
 
 	// Ping checks that the database answers.
 	Ping(ctx context.Context) error

@@ -205,8 +205,16 @@ func (s *Service) DispatchWebhooks(ctx context.Context) (int, error) {
 		// one agent cannot starve the attempts).
 		for range drawPages {
 			full := false
-			if err := s.store.DrawDeliveries(ctx, agentID, s.draw(ctx, &full)); err != nil {
+			var skipped *drawSkip
+			if err := s.store.DrawDeliveries(ctx, agentID, s.draw(ctx, &full, &skipped)); err != nil {
 				return 0, err
+			}
+			if skipped != nil {
+				s.log.WarnContext(ctx, "webhook fell behind the agent feed's retention horizon; events removed before they were drawn are not delivered",
+					"agent", agentID, "position", skipped.from.Cursor(), "horizon", skipped.to.Cursor())
+				if s.watchSkips != nil {
+					s.watchSkips()
+				}
 			}
 			if !full {
 				break
@@ -226,15 +234,28 @@ func (s *Service) DispatchWebhooks(ctx context.Context) (int, error) {
 	return len(due), nil
 }
 
+// drawSkip is a webhook's position moved from one the retention sweep had
+// passed to the feed's horizon.
+type drawSkip struct{ from, to models.FeedPosition }
+
 // draw turns a webhook's next feed rows into deliveries of the types it wants.
-// full reports that a whole page was drawn (more may follow).
-func (s *Service) draw(ctx context.Context, full *bool) func(*models.Webhook) ([]*models.Delivery, models.FeedPosition, error) {
+// full reports that a whole page was drawn (more may follow). A position
+// the retention sweep has passed moves to the horizon (README "Decisions"):
+// the rows in between are gone, and stopping there would stop the webhook
+// for good; skipped reports it.
+func (s *Service) draw(ctx context.Context, full *bool, skipped **drawSkip) func(*models.Webhook) ([]*models.Delivery, models.FeedPosition, error) {
 	return func(hook *models.Webhook) ([]*models.Delivery, models.FeedPosition, error) {
 		pos := hook.Position
-		rows, _, err := s.store.ReadAgentFeed(ctx, hook.AgentID, pos, drawRows)
+		page, err := s.store.ReadAgentFeed(ctx, hook.AgentID, pos, drawRows)
 		if err != nil {
 			return nil, pos, err
 		}
+		*skipped = nil
+		if pos.Less(page.Horizon) {
+			*skipped = &drawSkip{from: pos, to: page.Horizon}
+			pos = page.Horizon // every row read is after it
+		}
+		rows := page.Rows
 		*full = len(rows) == drawRows
 		now := s.Now()
 		var out []*models.Delivery

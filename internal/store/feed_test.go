@@ -22,12 +22,12 @@ func readFeed(t *testing.T, s *store.Store, agentID uuid.UUID) []models.FeedRow 
 func readFeedFrom(t *testing.T, s *store.Store, agentID uuid.UUID, from models.FeedPosition) []models.FeedRow {
 	t.Helper()
 	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(10 * time.Millisecond) {
-		rows, pending, err := s.ReadAgentFeed(context.Background(), agentID, from, 100)
+		page, err := s.ReadAgentFeed(context.Background(), agentID, from, 100)
 		if err != nil {
 			t.Fatalf("ReadAgentFeed: %v", err)
 		}
-		if !pending {
-			return rows
+		if !page.Pending {
+			return page.Rows
 		}
 		if time.Now().After(deadline) {
 			t.Fatal("feed rows stayed pending")

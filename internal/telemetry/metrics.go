@@ -30,6 +30,7 @@ type Metrics struct {
 	warnings        prometheus.Counter
 	expiries        prometheus.Counter
 	webhookAttempts *prometheus.CounterVec
+	webhookSkips    prometheus.Counter
 	deletions       prometheus.Counter
 	sendStatements  prometheus.Histogram
 	lifetimePasses  *prometheus.CounterVec
@@ -105,6 +106,10 @@ func NewMetrics(pool *sql.DB, database string, subscriptions func() int) *Metric
 	for _, outcome := range []string{"delivered", "retry", "failed"} {
 		m.webhookAttempts.WithLabelValues(outcome)
 	}
+	m.webhookSkips = prometheus.NewCounter(prometheus.CounterOpts{
+		Name: "sessionhub_webhook_feed_skips_total",
+		Help: "Times this replica found a webhook's feed position behind the agent feed's retention horizon and moved it there: the events removed in between are never delivered.",
+	})
 	for _, reason := range []string{DropSlowConsumer, DropEventsLost} {
 		m.dropped.WithLabelValues(reason) // exported at 0, so rate() works before the first drop
 	}
@@ -122,7 +127,7 @@ func NewMetrics(pool *sql.DB, database string, subscriptions func() int) *Metric
 		collectors.NewDBStatsCollector(pool, database),
 		m.requests, m.requestDuration, m.operations, m.operationTime,
 		m.messages, m.renewals, m.warnings, m.expiries, m.deletions, subs,
-		m.sendStatements, m.lifetimePasses, m.dropped, m.reads, m.webhookAttempts,
+		m.sendStatements, m.lifetimePasses, m.dropped, m.reads, m.webhookAttempts, m.webhookSkips,
 	)
 	return m
 }
@@ -204,3 +209,6 @@ func (m *Metrics) WebhookAttempt(d *models.Delivery) {
 	}
 	m.webhookAttempts.WithLabelValues(outcome).Inc()
 }
+
+// WebhookSkipped counts a webhook moved to the agent feed's retention horizon.
+func (m *Metrics) WebhookSkipped() { m.webhookSkips.Inc() }

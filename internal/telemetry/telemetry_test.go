@@ -214,6 +214,7 @@ func TestOperationsSeriesExistAtZero(t *testing.T) {
 		"sessionhub_lifetime_passes_total":     2, // ok and error
 		"sessionhub_subscribers_dropped_total": 2, // slow_consumer and events_lost
 		"sessionhub_send_group_size":           1,
+		"sessionhub_webhook_feed_skips_total":  1,
 	} {
 		if n, err := testutil.GatherAndCount(m.registry, name); err != nil || n != want {
 			t.Errorf("%s: %d series (%v), want %d", name, n, err, want)
@@ -225,6 +226,7 @@ func TestOperationsSeriesExistAtZero(t *testing.T) {
 	m.SendStatement(1)
 	m.SendStatement(17)
 	m.SubscriberDropped("slow_consumer")
+	m.WebhookSkipped()
 	if got := testutil.ToFloat64(m.lifetimePasses.WithLabelValues("ok")); got != 2 {
 		t.Errorf("ok passes = %v, want 2", got)
 	}
@@ -233,6 +235,9 @@ func TestOperationsSeriesExistAtZero(t *testing.T) {
 	}
 	if got := testutil.ToFloat64(m.dropped.WithLabelValues("slow_consumer")); got != 1 {
 		t.Errorf("dropped = %v, want 1", got)
+	}
+	if got := testutil.ToFloat64(m.webhookSkips); got != 1 {
+		t.Errorf("webhook skips = %v, want 1", got)
 	}
 	if n := testutil.CollectAndCount(m.sendStatements); n != 1 {
 		t.Errorf("send statement histogram has %d series, want 1", n)
