@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"net/http"
 	"net/http/httptest"
 	"testing"
 	"time"
@@ -19,17 +20,7 @@ import (
 //
 //	go test -run '^$' -bench BenchmarkSendMutation -benchmem ./graph/
 func BenchmarkSendMutation(b *testing.B) {
-	ctx := context.Background()
-	svc := chat.New(testutil.OpenStore(b, store.SQLite), testutil.NewClock(time.Date(2026, 9, 1, 0, 0, 0, 0, time.UTC)), models.DefaultSessionPolicy())
-	agent, err := svc.CreateAgent(ctx, chat.CreateAgentInput{Name: "bench"})
-	if err != nil {
-		b.Fatal(err)
-	}
-	session, err := svc.CreateSession(ctx, chat.CreateSessionInput{AgentID: agent.ID.String(), UserID: testutil.MustUUID()})
-	if err != nil {
-		b.Fatal(err)
-	}
-	handler := graph.NewHandler(svc, graph.Options{Logger: testutil.Logger()})
+	_, session, handler := benchSession(b, store.SQLite)
 	body, _ := json.Marshal(map[string]any{
 		"query":     `mutation($id: ID!) { sendSessionMessage(sessionId: $id, input: {content: "hi"}) { id sessionStatus { expiresAt renewalCount wasRenewed isNearExpiration } } }`,
 		"variables": map[string]any{"id": session.ID.String()},
@@ -54,21 +45,12 @@ func BenchmarkReadQueries(b *testing.B) {
 	ctx := context.Background()
 	for _, dialect := range []store.Dialect{store.SQLite, store.Postgres} {
 		b.Run(string(dialect), func(b *testing.B) {
-			svc := chat.New(testutil.OpenStore(b, dialect), testutil.NewClock(time.Date(2026, 9, 1, 0, 0, 0, 0, time.UTC)), models.DefaultSessionPolicy())
-			agent, err := svc.CreateAgent(ctx, chat.CreateAgentInput{Name: "bench"})
-			if err != nil {
-				b.Fatal(err)
-			}
-			session, err := svc.CreateSession(ctx, chat.CreateSessionInput{AgentID: agent.ID.String(), UserID: testutil.MustUUID()})
-			if err != nil {
-				b.Fatal(err)
-			}
+			svc, session, handler := benchSession(b, dialect)
 			for range 40 {
 				if _, err := svc.SendMessage(ctx, session.ID.String(), models.MessageInput{Content: "Hello, how are you?"}); err != nil {
 					b.Fatal(err)
 				}
 			}
-			handler := graph.NewHandler(svc, graph.Options{Logger: testutil.Logger()})
 			for name, query := range map[string]string{
 				"history": `query($id: ID!) { session(id: $id) { messages(first: 20) { edges { cursor node {
 					id content authorId isAgent createdAt metadata attachments { type url } } } pageInfo { hasNextPage endCursor } } } }`,
@@ -90,4 +72,20 @@ func BenchmarkReadQueries(b *testing.B) {
 			}
 		})
 	}
+}
+
+// benchSession is a service on dialect's database with one session, and the
+// GraphQL handler in front of it.
+func benchSession(b *testing.B, dialect store.Dialect) (*chat.Service, *models.Session, http.Handler) {
+	ctx := context.Background()
+	svc := chat.New(testutil.OpenStore(b, dialect), testutil.NewClock(time.Date(2026, 9, 1, 0, 0, 0, 0, time.UTC)), models.DefaultSessionPolicy())
+	agent, err := svc.CreateAgent(ctx, chat.CreateAgentInput{Name: "bench"})
+	if err != nil {
+		b.Fatal(err)
+	}
+	session, err := svc.CreateSession(ctx, chat.CreateSessionInput{AgentID: agent.ID.String(), UserID: testutil.MustUUID()})
+	if err != nil {
+		b.Fatal(err)
+	}
+	return svc, session, graph.NewHandler(svc, graph.Options{Logger: testutil.Logger()})
 }
