@@ -254,19 +254,26 @@ func loadConfig(args []string, env func(string) string, out io.Writer) (config, 
 	}
 	cfg.CleanupInterval = time.Duration(cleanup) * time.Minute
 	if raw := getenv("SESSION_RETENTION_HOURS"); raw != "" {
-		hours, err := strconv.ParseFloat(raw, 64)
-		if err != nil || hours < 0 || hours > 1e6 {
-			return config{}, fmt.Errorf("SESSION_RETENTION_HOURS=%q: must be a number of hours, 0 or more", raw)
+		if cfg.Retention, err = hours("SESSION_RETENTION_HOURS", raw); err != nil {
+			return config{}, err
 		}
-		cfg.Retention = time.Duration(hours * float64(time.Hour))
 	}
-	raw := getenv("AGENT_FEED_RETENTION_HOURS")
-	feedHours, err := strconv.ParseFloat(raw, 64)
-	if err != nil || !(feedHours >= 0 && feedHours <= 1e6) { // NaN too
-		return config{}, fmt.Errorf("AGENT_FEED_RETENTION_HOURS=%q: must be a number of hours from 0 (keep everything) to 1000000", raw)
+	if cfg.FeedRetention, err = hours("AGENT_FEED_RETENTION_HOURS", getenv("AGENT_FEED_RETENTION_HOURS")); err != nil {
+		return config{}, err
 	}
-	cfg.FeedRetention = time.Duration(feedHours * float64(time.Hour))
 	return cfg, nil
+}
+
+// hours parses a retention setting: hours, fractions allowed, from 0 (keep
+// everything) to a million. NaN fails every comparison, so the bounds are
+// written to let only real numbers through: converted, it would be a
+// negative duration.
+func hours(name, raw string) (time.Duration, error) {
+	h, err := strconv.ParseFloat(raw, 64)
+	if err != nil || !(h >= 0 && h <= 1e6) {
+		return 0, fmt.Errorf("%s=%q: must be a number of hours from 0 (keep everything) to 1000000", name, raw)
+	}
+	return time.Duration(h * float64(time.Hour)), nil
 }
 
 // parseReadReplicas reads DATABASE_READ_URLS and DATABASE_READ_MAX_LAG_MS.
