@@ -43,10 +43,14 @@ func (s *Store) FindMessages(ctx context.Context, ids []uuid.UUID) ([]*models.Me
 		return out, nil
 	}
 	err := s.read(ctx, false, func(db *gorm.DB) (err error) {
-		out, err = findMessages(db.Table("messages").Select(messageColumns).Where("id IN ?", ids))
+		out, err = messagesByID(db, ids)
 		return err
 	})
 	return out, err
+}
+
+func messagesByID(db *gorm.DB, ids []uuid.UUID) ([]*models.Message, error) {
+	return findMessages(db.Table("messages").Select(messageColumns).Where("id IN ?", ids))
 }
 
 // CountMessages counts the messages of each session; sessions without

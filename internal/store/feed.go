@@ -121,9 +121,12 @@ func (s *Store) ReadAgentFeed(ctx context.Context, agentID uuid.UUID, from model
 	if len(messageIDs) == 0 {
 		return page, nil
 	}
-	messages, err := s.FindMessages(ctx, messageIDs)
+	// On the primary, where the rows were read: a standby that has not
+	// replayed these messages yet would make them look deleted with their
+	// session, and every reader of the feed would pass them by for good.
+	messages, err := messagesByID(s.db.WithContext(ctx), messageIDs)
 	if err != nil {
-		return page, err
+		return page, translate(err)
 	}
 	byID := make(map[uuid.UUID]*models.Message, len(messages))
 	for _, m := range messages {

@@ -151,6 +151,26 @@ func TestReadReplicas(t *testing.T) {
 			t.Fatalf("FindSession of a session the standby lacks: %v, %v", got, err)
 		}
 	})
+	t.Run("the agent feed's messages come from the primary", func(t *testing.T) {
+		// The feed's rows are read on the primary; a message the standby
+		// lacks must not look deleted, or the feed would skip it for good.
+		page, err := s.ReadAgentFeed(reader, sess.AgentID, models.FeedPosition{}, 100)
+		if err != nil {
+			t.Fatalf("ReadAgentFeed: %v", err)
+		}
+		found := false
+		for _, r := range page.Rows {
+			if r.Kind == models.EventMessageAdded {
+				if r.Message == nil || r.Message.ID != msg.ID {
+					t.Fatalf("feed row of the message carries %+v, want message %s", r.Message, msg.ID)
+				}
+				found = true
+			}
+		}
+		if !found {
+			t.Fatalf("the feed has no message row: %+v", page.Rows)
+		}
+	})
 	t.Run("a standby staler than the lag bound is left out", func(t *testing.T) {
 		tight := open(50 * time.Millisecond)
 		waitUntil(t, "the paused standby to age past 50 ms", func() bool {
