@@ -94,6 +94,7 @@ func expectEvents(t *testing.T, c *wsClient, ids ...string) {
 // RATE_LIMITED naming the cap, the running ones go on, and a place freed by
 // completing a subscription can be taken again.
 func TestSubscriptionCaps(t *testing.T) {
+	t.Parallel() // mostly waiting out silences; runs beside the other waiting tests
 	srv := startServer(t, testutil.DatabaseURL(t, store.SQLite),
 		"RATE_LIMIT_PER_MINUTE=0", "SUBSCRIPTIONS_PER_CONNECTION=3", "SUBSCRIPTIONS_PER_CALLER=5")
 	sessionID := srv.createSession(t, srv.createAgent(t), userID)
@@ -157,6 +158,7 @@ func TestSubscriptionCaps(t *testing.T) {
 // over a WebSocket is one request of RATE_LIMIT_PER_MINUTE, so one
 // connection cannot start (and stop) subscriptions at full speed.
 func TestSubscriptionStartsCountAgainstTheRateLimit(t *testing.T) {
+	t.Parallel() // mostly waiting out silences; runs beside the other waiting tests
 	const perMinute = 10
 	srv := startServer(t, testutil.DatabaseURL(t, store.SQLite), fmt.Sprintf("RATE_LIMIT_PER_MINUTE=%d", perMinute))
 	sessionID := srv.createSession(t, srv.createAgent(t), userID)

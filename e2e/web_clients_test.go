@@ -186,6 +186,7 @@ func TestURQLClient(t *testing.T) {
 // protocol "ka" messages, every SUBSCRIPTION_KEEPALIVE_SECONDS (1 here; 10 by
 // default), while a subscription is idle.
 func TestGraphQLWSKeepAlive(t *testing.T) {
+	t.Parallel() // six seconds of waiting for pings
 	dir := webClients(t)
 	srv := startServer(t, testutil.DatabaseURL(t, store.SQLite), "SUBSCRIPTION_KEEPALIVE_SECONDS=1")
 	sessionID := srv.createSession(t, srv.createAgent(t), userID)
