@@ -222,7 +222,7 @@ func (s *Service) DispatchWebhooks(ctx context.Context) (int, error) {
 		}
 	}
 	now := s.Now()
-	due, err := s.store.ClaimDeliveries(ctx, now, now.Add(deliveryLease), claimDeliveries)
+	due, err := s.store.ClaimDeliveries(ctx, now, now.Add(deliveryLease), claimDeliveries, claimDeliveries, nil)
 	if err != nil {
 		return 0, err
 	}
