@@ -76,8 +76,10 @@ func (p *deliveryPool) start(ctx context.Context, d *models.Delivery) {
 	p.busy++
 	p.perAgent[d.AgentID]++
 	p.mu.Unlock()
+	p.s.observeInFlight(1)
 	p.workers.Go(func() {
 		p.s.attempt(ctx, d)
+		p.s.observeInFlight(-1)
 		p.mu.Lock()
 		p.busy--
 		if p.perAgent[d.AgentID]--; p.perAgent[d.AgentID] == 0 {

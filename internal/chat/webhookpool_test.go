@@ -104,14 +104,25 @@ func eventually(t *testing.T, what string, done func() bool) {
 // agent b's receiver answers at once. b's deliveries all arrive while a's
 // hang, a's receiver never holds more than the per-agent cap at once, and
 // once it answers, every delivery of a arrives, in order per session, each
-// acknowledged once; the dispatcher then stops and returns. Both databases.
+// acknowledged once; the dispatcher then stops and returns, with no
+// attempt left in flight. Both databases.
 func TestHangingReceiverHoldsOnlyItsShare(t *testing.T) {
 	for _, dialect := range testutil.Dialects {
 		t.Run(string(dialect), func(t *testing.T) {
 			ctx := context.Background()
+			var observed struct {
+				sync.Mutex
+				inFlight, most int
+			}
 			svc := chat.New(testutil.OpenStore(t, dialect), models.SystemClock{}, models.DefaultSessionPolicy(),
 				chat.WithWebhooks(chat.WebhookOptions{Sender: webhook.NewClient(true), FirstRetry: 20 * time.Millisecond,
-					CheckURL: func(u string) error { return webhook.CheckURL(u, true) }}))
+					CheckURL: func(u string) error { return webhook.CheckURL(u, true) }}),
+				chat.WithWebhookInFlightObserver(func(delta int) {
+					observed.Lock()
+					defer observed.Unlock()
+					observed.inFlight += delta
+					observed.most = max(observed.most, observed.inFlight)
+				}))
 			hanging, hangingURL := newGatedReceiver(t, false)
 			prompt, promptURL := newGatedReceiver(t, true)
 			agent := func(name, url string) *models.Agent {
@@ -191,6 +202,11 @@ func TestHangingReceiverHoldsOnlyItsShare(t *testing.T) {
 			case <-stopped:
 			case <-time.After(30 * time.Second):
 				t.Fatal("RunWebhooks did not return after its context ended")
+			}
+			observed.Lock()
+			defer observed.Unlock()
+			if n, most := observed.inFlight, observed.most; n != 0 || most < chat.AgentAttemptCap || most > chat.DeliveryWorkers {
+				t.Errorf("attempts in flight observed: %d after the end, at most %d; want 0, and between %d and %d", n, most, chat.AgentAttemptCap, chat.DeliveryWorkers)
 			}
 		})
 	}
