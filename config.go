@@ -56,8 +56,9 @@ type config struct {
 	// WebhookAllowPrivate lets webhooks target loopback and private
 	// networks (WEBHOOK_ALLOW_PRIVATE; development and tests only).
 	WebhookAllowPrivate bool
-	// WebhookInterval is how often this replica draws and attempts
-	// webhook deliveries (WEBHOOK_DISPATCH_INTERVAL_MS, default 250).
+	// WebhookInterval is how often this replica draws webhook deliveries
+	// and idle workers look for due retries (WEBHOOK_DISPATCH_INTERVAL_MS,
+	// default 250).
 	WebhookInterval time.Duration
 }
 

@@ -120,7 +120,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	svc := chat.New(db, models.SystemClock{}, cfg.Policy, chat.WithBus(bus), chat.WithLogger(log), chat.WithObserver(metrics),
 		chat.WithWebhooks(chat.WebhookOptions{Sender: webhook.NewClient(allowPrivate),
 			CheckURL: func(u string) error { return webhook.CheckURL(u, allowPrivate) }}),
-		chat.WithWebhookObserver(metrics.WebhookAttempt), chat.WithWebhookSkipObserver(metrics.WebhookSkipped))
+		chat.WithWebhookObserver(metrics.WebhookAttempt), chat.WithWebhookSkipObserver(metrics.WebhookSkipped),
+		chat.WithWebhookInFlightObserver(metrics.WebhookAttemptsInFlight))
 	var draining atomic.Bool
 	shutdown := make(chan struct{})
 	handler := newHandler(cfg, deps{svc: svc, auth: authenticator, log: log, metrics: metrics, tracing: tracing}, &draining, shutdown)

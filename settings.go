@@ -35,7 +35,7 @@ var settings = []setting{
 	{env: "GRAPHQL_TRUSTED_DOCUMENTS", usage: "trusted-documents manifest (JSON {sha256: document}, graphql-codegen persistedDocuments) served by hash"},
 	{env: "GRAPHQL_TRUSTED_DOCUMENTS_ONLY", def: "false", usage: "refuse every GraphQL document not in GRAPHQL_TRUSTED_DOCUMENTS (UNTRUSTED_DOCUMENT)"},
 	{env: "WEBHOOK_ALLOW_PRIVATE", def: "false", usage: "let agent webhooks target loopback, private and link-local addresses (development only)"},
-	{env: "WEBHOOK_DISPATCH_INTERVAL_MS", def: "250", usage: "how often each replica draws and attempts webhook deliveries, 10..60000"},
+	{env: "WEBHOOK_DISPATCH_INTERVAL_MS", def: "250", usage: "how often each replica draws webhook deliveries and idle workers look for due retries, 10..60000"},
 	{env: "SESSION_DEFAULT_TIMEOUT_MINUTES", def: "30", usage: "inactivity timeout of a new session, clamped to 1..10080"},
 	{env: "SESSION_MIN_TIMEOUT_MINUTES", def: "5", usage: "smallest timeout a session may ask for, clamped to 1..60"},
 	{env: "SESSION_MAX_TIMEOUT_MINUTES", def: "1440", usage: "largest timeout a session may ask for, clamped to 60..10080"},

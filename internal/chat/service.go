@@ -30,6 +30,7 @@ type Service struct {
 	webhooks      *WebhookOptions        // nil: no deliveries
 	watchHooks    func(*models.Delivery) // hears every attempt (metrics); may be nil
 	watchSkips    func()                 // hears every webhook moved to the feed's horizon; may be nil
+	watchInFlight func(delta int)        // hears every attempt start (+1) and end (-1); may be nil
 }
 
 // WithWebhookObserver sets who hears every webhook attempt's outcome.
@@ -41,6 +42,18 @@ func WithWebhookObserver(f func(*models.Delivery)) Option {
 // position the retention sweep had passed, moved on to the horizon.
 func WithWebhookSkipObserver(f func()) Option {
 	return func(s *Service) { s.watchSkips = f }
+}
+
+// WithWebhookInFlightObserver sets who hears every webhook attempt start
+// (+1) and end (-1).
+func WithWebhookInFlightObserver(f func(delta int)) Option {
+	return func(s *Service) { s.watchInFlight = f }
+}
+
+func (s *Service) observeInFlight(delta int) {
+	if s.watchInFlight != nil {
+		s.watchInFlight(delta)
+	}
 }
 
 // Observer hears every committed change as it is announced (metrics count

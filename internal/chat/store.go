@@ -100,7 +100,11 @@ type Store interface {
 	FindWebhook(ctx context.Context, agentID uuid.UUID) (*models.Webhook, error)
 	WebhookAgents(ctx context.Context) ([]uuid.UUID, error)
 	DrawDeliveries(ctx context.Context, agentID uuid.UUID, draw func(*models.Webhook) ([]*models.Delivery, models.FeedPosition, error)) error
-	ClaimDeliveries(ctx context.Context, now, leaseUntil time.Time, limit int) ([]*models.Delivery, error)
+	// ClaimDeliveries leases up to limit due deliveries until leaseUntil,
+	// each the oldest pending one of its session, at most perAgent of one
+	// agent and none of skipAgents'; concurrent claimers (any process)
+	// never take the same delivery.
+	ClaimDeliveries(ctx context.Context, now, leaseUntil time.Time, limit, perAgent int, skipAgents []uuid.UUID) ([]*models.Delivery, error)
 	FinishAttempt(ctx context.Context, d *models.Delivery) error
 	ListDeliveries(ctx context.Context, agentID uuid.UUID, before *uuid.UUID, limit int) ([]*models.Delivery, error)
 	// DeleteFinishedDeliveries removes up to limit delivered or failed

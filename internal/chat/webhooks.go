@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"math/rand/v2"
-	"sync"
 	"time"
 	"unicode/utf8"
 
@@ -180,83 +179,95 @@ func (s *Service) WebhookDeliveries(ctx context.Context, agentID uuid.UUID, firs
 	return page[:min(len(page), first)], more, nil
 }
 
-// Bounds of one dispatch pass.
+// Bounds of drawing and leasing.
 const (
-	drawRows        = 500
-	drawPages       = 2
-	claimDeliveries = 32
-	deliveryLease   = time.Minute // longer than an attempt can take
+	drawRows      = 500
+	drawPages     = 2
+	deliveryLease = time.Minute // longer than an attempt can take
 )
 
 // DispatchWebhooks runs one pass: it draws new deliveries from every
-// webhook agent's feed into the outbox, then attempts the due ones. Replicas
-// may run it together: a webhook is drawn by one at a time and a delivery
-// is leased to one at a time (SKIP LOCKED). Returns the attempts made.
+// webhook agent's feed into the outbox, claims due ones for the workers of
+// a fresh pool and waits for their attempts (RunWebhooks does the same
+// continuously). Replicas may run it together: a webhook is drawn by one at
+// a time and a delivery is leased to one at a time (SKIP LOCKED). Returns
+// the attempts made.
 func (s *Service) DispatchWebhooks(ctx context.Context) (int, error) {
 	if s.webhooks == nil {
 		return 0, nil
 	}
+	if _, err := s.drawWebhooks(ctx); err != nil {
+		return 0, err
+	}
+	pool := s.newDeliveryPool()
+	claimed, _, err := pool.claim(ctx)
+	pool.wait()
+	return claimed, err
+}
+
+// drawWebhooks draws every webhook agent's new feed rows into the outbox
+// and returns how many deliveries it drew.
+func (s *Service) drawWebhooks(ctx context.Context) (int, error) {
 	agents, err := s.store.WebhookAgents(ctx)
 	if err != nil {
 		return 0, err
 	}
+	total := 0
 	for _, agentID := range agents {
 		// A busy feed is drawn in several pages per pass (bounded, so that
-		// one agent cannot starve the attempts).
+		// one agent cannot hold up the others' drawing).
 		for range drawPages {
-			full := false
-			var skipped *drawSkip
-			if err := s.store.DrawDeliveries(ctx, agentID, s.draw(ctx, &full, &skipped)); err != nil {
-				return 0, err
+			var got drawResult
+			if err := s.store.DrawDeliveries(ctx, agentID, s.draw(ctx, &got)); err != nil {
+				return total, err
 			}
-			if skipped != nil {
+			total += got.deliveries
+			if got.skipped != nil {
 				s.log.WarnContext(ctx, "webhook fell behind the agent feed's retention horizon; events removed before they were drawn are not delivered",
-					"agent", agentID, "position", skipped.from.Cursor(), "horizon", skipped.to.Cursor())
+					"agent", agentID, "position", got.skipped.from.Cursor(), "horizon", got.skipped.to.Cursor())
 				if s.watchSkips != nil {
 					s.watchSkips()
 				}
 			}
-			if !full {
+			if !got.full {
 				break
 			}
 		}
 	}
-	now := s.Now()
-	due, err := s.store.ClaimDeliveries(ctx, now, now.Add(deliveryLease), claimDeliveries)
-	if err != nil {
-		return 0, err
-	}
-	var wg sync.WaitGroup
-	for _, d := range due {
-		wg.Go(func() { s.attempt(ctx, d) })
-	}
-	wg.Wait()
-	return len(due), nil
+	return total, nil
+}
+
+// drawResult is what one draw found: whether it read a whole page (more
+// may follow), the skip to the horizon it made if any, and the deliveries
+// it made (they are added unless another replica drew the same rows).
+type drawResult struct {
+	full       bool
+	skipped    *drawSkip
+	deliveries int
 }
 
 // drawSkip is a webhook's position moved from one the retention sweep had
 // passed to the feed's horizon.
 type drawSkip struct{ from, to models.FeedPosition }
 
-// draw turns a webhook's next feed rows into deliveries of the types it wants.
-// full reports that a whole page was drawn (more may follow). A position
-// the retention sweep has passed moves to the horizon (README "Decisions"):
-// the rows in between are gone, and stopping there would stop the webhook
-// for good; skipped reports it.
-func (s *Service) draw(ctx context.Context, full *bool, skipped **drawSkip) func(*models.Webhook) ([]*models.Delivery, models.FeedPosition, error) {
+// draw turns a webhook's next feed rows into deliveries of the types it
+// wants, reporting into got. A position the retention sweep has passed
+// moves to the horizon (README "Decisions"): the rows in between are gone,
+// and stopping there would stop the webhook for good.
+func (s *Service) draw(ctx context.Context, got *drawResult) func(*models.Webhook) ([]*models.Delivery, models.FeedPosition, error) {
 	return func(hook *models.Webhook) ([]*models.Delivery, models.FeedPosition, error) {
+		*got = drawResult{}
 		pos := hook.Position
 		page, err := s.store.ReadAgentFeed(ctx, hook.AgentID, pos, drawRows)
 		if err != nil {
 			return nil, pos, err
 		}
-		*skipped = nil
 		if pos.Less(page.Horizon) {
-			*skipped = &drawSkip{from: pos, to: page.Horizon}
+			got.skipped = &drawSkip{from: pos, to: page.Horizon}
 			pos = page.Horizon // every row read is after it
 		}
 		rows := page.Rows
-		*full = len(rows) == drawRows
+		got.full = len(rows) == drawRows
 		now := s.Now()
 		var out []*models.Delivery
 		for _, row := range rows {
@@ -278,6 +289,7 @@ func (s *Service) draw(ctx context.Context, full *bool, skipped **drawSkip) func
 			}
 			pos = models.FeedPosition{Tx: row.Tx, Seq: row.Seq, Done: 2}
 		}
+		got.deliveries = len(out)
 		return out, pos, nil
 	}
 }
@@ -324,25 +336,6 @@ func truncateError(msg string) string {
 		return msg
 	}
 	return msg[:500]
-}
-
-// RunWebhooks dispatches webhooks every interval until ctx ends.
-func (s *Service) RunWebhooks(ctx context.Context, interval time.Duration) {
-	if s.webhooks == nil {
-		return
-	}
-	t := time.NewTicker(interval)
-	defer t.Stop()
-	for {
-		if _, err := s.DispatchWebhooks(ctx); err != nil && ctx.Err() == nil {
-			s.log.WarnContext(ctx, "webhook dispatch failed", "err", err)
-		}
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-		}
-	}
 }
 
 // The body POSTed for each event (README "Webhooks").

@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"errors"
+	"fmt"
 	"regexp"
 	"slices"
 	"strconv"
@@ -240,27 +241,61 @@ func (s *Store) commitDraw(ctx context.Context, tx *sql.Tx, hook *models.Webhook
 }
 
 // claimDeliveriesSQL takes due deliveries, each the oldest pending one of
-// its session (so a session's events arrive in order), and leases them:
-// their next attempt moves to the lease's end, so no other worker takes
-// them while this one tries.
+// its session (so a session's events arrive in order), at most perAgent
+// ($4) of one agent, and leases them: their next attempt moves to the
+// lease's end, so no other worker takes them while this one tries.
+//
+// Only the oldest $5 candidates are ranked, so a claim stays cheap however
+// long the outbox is. PostgreSQL refuses FOR UPDATE next to a window
+// function, so the lock is taken one level up, on the base table, where the
+// due test is repeated: a row another replica leased after this statement
+// began fails it when re-read under the lock and is skipped (without it,
+// concurrent claimers took the same rows).
 const claimDeliveriesSQL = `UPDATE webhook_deliveries SET attempts = attempts + 1, next_attempt_at = $2
 	WHERE id IN (
 		SELECT d.id FROM webhook_deliveries d
 		WHERE d.status = 'pending' AND d.next_attempt_at <= $1
-		  AND NOT EXISTS (SELECT 1 FROM webhook_deliveries e
-			WHERE e.session_id = d.session_id AND e.status = 'pending'
-			  AND (e.feed_tx, e.feed_seq, e.part) < (d.feed_tx, d.feed_seq, d.part))
-		ORDER BY d.next_attempt_at LIMIT $3%s)
+		  AND d.id IN (
+			SELECT r.id FROM (
+				SELECT c.id, ROW_NUMBER() OVER (PARTITION BY c.agent_id ORDER BY c.next_attempt_at, c.id) AS n
+				FROM (
+					SELECT h.id, h.agent_id, h.next_attempt_at FROM webhook_deliveries h
+					WHERE h.status = 'pending' AND h.next_attempt_at <= $1%[1]s
+					  AND NOT EXISTS (SELECT 1 FROM webhook_deliveries e
+						WHERE e.session_id = h.session_id AND e.status = 'pending'
+						  AND (e.feed_tx, e.feed_seq, e.part) < (h.feed_tx, h.feed_seq, h.part))
+					ORDER BY h.next_attempt_at LIMIT $5) c) r
+			WHERE r.n <= $4)
+		ORDER BY d.next_attempt_at LIMIT $3%[2]s)
 	RETURNING id, agent_id, session_id, event_type, body, attempts, created_at`
 
-// ClaimDeliveries leases up to limit due deliveries until leaseUntil.
-func (s *Store) ClaimDeliveries(ctx context.Context, now, leaseUntil time.Time, limit int) ([]*models.Delivery, error) {
+// claimWindow is how many due candidates one claim ranks per delivery it
+// may take. Ranking the whole outbox instead cost ten times as much with
+// 50,000 deliveries pending (45 ms instead of 4 on PostgreSQL).
+const claimWindow = 8
+
+// ClaimDeliveries leases up to limit due deliveries until leaseUntil, at
+// most perAgent of one agent, none of the agents in skipAgents (those
+// already busy enough in this process). On PostgreSQL rows another
+// transaction is claiming are skipped (SKIP LOCKED), so concurrent
+// claimers never take the same delivery.
+func (s *Store) ClaimDeliveries(ctx context.Context, now, leaseUntil time.Time, limit, perAgent int, skipAgents []uuid.UUID) ([]*models.Delivery, error) {
+	args := []any{s.timeArg(now), s.timeArg(leaseUntil), limit, perAgent, limit * claimWindow}
+	skip := ""
+	if len(skipAgents) > 0 {
+		params := make([]string, len(skipAgents))
+		for i, agent := range skipAgents {
+			args = append(args, agent.String())
+			params[i] = "$" + strconv.Itoa(len(args))
+		}
+		skip = " AND h.agent_id NOT IN (" + strings.Join(params, ", ") + ")"
+	}
 	lock := ""
 	if s.dialect == Postgres {
 		lock = " FOR UPDATE SKIP LOCKED"
 	}
-	query := strings.Replace(claimDeliveriesSQL, "%s", lock, 1)
-	rows, err := s.sql.QueryContext(ctx, s.q(query), s.timeArg(now), s.timeArg(leaseUntil), limit)
+	query := fmt.Sprintf(claimDeliveriesSQL, skip, lock)
+	rows, err := s.sql.QueryContext(ctx, s.q(query), args...)
 	if err != nil {
 		return nil, translate(err)
 	}

@@ -31,6 +31,7 @@ type Metrics struct {
 	expiries        prometheus.Counter
 	webhookAttempts *prometheus.CounterVec
 	webhookSkips    prometheus.Counter
+	webhookInFlight prometheus.Gauge
 	deletions       prometheus.Counter
 	sendStatements  prometheus.Histogram
 	lifetimePasses  *prometheus.CounterVec
@@ -110,6 +111,10 @@ func NewMetrics(pool *sql.DB, database string, subscriptions func() int) *Metric
 		Name: "sessionhub_webhook_feed_skips_total",
 		Help: "Times this replica found a webhook's feed position behind the agent feed's retention horizon and moved it there: the events removed in between are never delivered.",
 	})
+	m.webhookInFlight = prometheus.NewGauge(prometheus.GaugeOpts{
+		Name: "sessionhub_webhook_attempts_in_flight",
+		Help: "Webhook delivery attempts this replica is making now (at most 32; at most 8 for one agent).",
+	})
 	for _, reason := range []string{DropSlowConsumer, DropEventsLost} {
 		m.dropped.WithLabelValues(reason) // exported at 0, so rate() works before the first drop
 	}
@@ -127,7 +132,7 @@ func NewMetrics(pool *sql.DB, database string, subscriptions func() int) *Metric
 		collectors.NewDBStatsCollector(pool, database),
 		m.requests, m.requestDuration, m.operations, m.operationTime,
 		m.messages, m.renewals, m.warnings, m.expiries, m.deletions, subs,
-		m.sendStatements, m.lifetimePasses, m.dropped, m.reads, m.webhookAttempts, m.webhookSkips,
+		m.sendStatements, m.lifetimePasses, m.dropped, m.reads, m.webhookAttempts, m.webhookSkips, m.webhookInFlight,
 	)
 	return m
 }
@@ -209,6 +214,9 @@ func (m *Metrics) WebhookAttempt(d *models.Delivery) {
 	}
 	m.webhookAttempts.WithLabelValues(outcome).Inc()
 }
+
+// WebhookAttemptsInFlight moves the gauge of attempts in flight by delta.
+func (m *Metrics) WebhookAttemptsInFlight(delta int) { m.webhookInFlight.Add(float64(delta)) }
 
 // WebhookSkipped counts a webhook moved to the agent feed's retention horizon.
 func (m *Metrics) WebhookSkipped() { m.webhookSkips.Inc() }

@@ -211,10 +211,11 @@ func TestLoggerAddsRequestID(t *testing.T) {
 func TestOperationsSeriesExistAtZero(t *testing.T) {
 	m := newTestMetrics(t)
 	for name, want := range map[string]int{
-		"sessionhub_lifetime_passes_total":     2, // ok and error
-		"sessionhub_subscribers_dropped_total": 2, // slow_consumer and events_lost
-		"sessionhub_send_group_size":           1,
-		"sessionhub_webhook_feed_skips_total":  1,
+		"sessionhub_lifetime_passes_total":      2, // ok and error
+		"sessionhub_subscribers_dropped_total":  2, // slow_consumer and events_lost
+		"sessionhub_send_group_size":            1,
+		"sessionhub_webhook_feed_skips_total":   1,
+		"sessionhub_webhook_attempts_in_flight": 1,
 	} {
 		if n, err := testutil.GatherAndCount(m.registry, name); err != nil || n != want {
 			t.Errorf("%s: %d series (%v), want %d", name, n, err, want)
@@ -227,6 +228,9 @@ func TestOperationsSeriesExistAtZero(t *testing.T) {
 	m.SendStatement(17)
 	m.SubscriberDropped("slow_consumer")
 	m.WebhookSkipped()
+	m.WebhookAttemptsInFlight(1)
+	m.WebhookAttemptsInFlight(1)
+	m.WebhookAttemptsInFlight(-1)
 	if got := testutil.ToFloat64(m.lifetimePasses.WithLabelValues("ok")); got != 2 {
 		t.Errorf("ok passes = %v, want 2", got)
 	}
@@ -238,6 +242,9 @@ func TestOperationsSeriesExistAtZero(t *testing.T) {
 	}
 	if got := testutil.ToFloat64(m.webhookSkips); got != 1 {
 		t.Errorf("webhook skips = %v, want 1", got)
+	}
+	if got := testutil.ToFloat64(m.webhookInFlight); got != 1 {
+		t.Errorf("webhook attempts in flight = %v, want 1", got)
 	}
 	if n := testutil.CollectAndCount(m.sendStatements); n != 1 {
 		t.Errorf("send statement histogram has %d series, want 1", n)
