@@ -241,7 +241,8 @@ func (s *Store) commitDraw(ctx context.Context, tx *sql.Tx, hook *models.Webhook
 }
 
 // claimDeliveriesSQL takes due deliveries, each the oldest pending one of
-// its session (so a session's events arrive in order), at most perAgent
+// its session (so a session's events arrive in order) and of an agent that
+// has a webhook (a removed one's wait until it is set again), at most perAgent
 // ($4) of one agent, and leases them: their next attempt moves to the
 // lease's end, so no other worker takes them while this one tries.
 //
@@ -261,6 +262,7 @@ const claimDeliveriesSQL = `UPDATE webhook_deliveries SET attempts = attempts + 
 				FROM (
 					SELECT h.id, h.agent_id, h.next_attempt_at FROM webhook_deliveries h
 					WHERE h.status = 'pending' AND h.next_attempt_at <= $1%[1]s
+					  AND EXISTS (SELECT 1 FROM agent_webhooks w WHERE w.agent_id = h.agent_id)
 					  AND NOT EXISTS (SELECT 1 FROM webhook_deliveries e
 						WHERE e.session_id = h.session_id AND e.status = 'pending'
 						  AND (e.feed_tx, e.feed_seq, e.part) < (h.feed_tx, h.feed_seq, h.part))

@@ -134,6 +134,23 @@ func TestClaimDeliveriesBounds(t *testing.T) {
 				t.Errorf("second claim of %s counts %d attempts, want 2", g.ID, g.Attempts)
 			}
 		}
+
+		// A removed webhook's deliveries stay pending, unclaimed, until one
+		// is set again.
+		if err := s.DeleteWebhook(ctx, c.ID); err != nil {
+			t.Fatal(err)
+		}
+		s3 := s2.Add(2 * time.Minute) // every lease above has ended
+		if got, err := s.ClaimDeliveries(ctx, s3, s3.Add(time.Minute), 100, 10, nil); err != nil || slices.Contains(ids(got), cOldest.ID) {
+			t.Fatalf("claim with c's webhook removed: %v, %v; want c's delivery left pending", ids(got), err)
+		}
+		if err := s.SaveWebhook(ctx, &models.Webhook{AgentID: c.ID, URL: "https://example.com/hook",
+			Secret: "0123456789abcdef", CreatedAt: s3, UpdatedAt: s3}); err != nil {
+			t.Fatal(err)
+		}
+		if got, err := s.ClaimDeliveries(ctx, s3, s3.Add(time.Minute), 100, 10, nil); err != nil || !slices.Contains(ids(got), cOldest.ID) {
+			t.Fatalf("claim with c's webhook set again: %v, %v; want c's delivery", ids(got), err)
+		}
 	})
 }
 
