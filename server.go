@@ -113,7 +113,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return err
 	}
 	defer bus.Close()
-	metrics := telemetry.NewMetrics(db.Pool(), string(db.Dialect()), bus.Subscribers)
+	metrics := telemetry.NewMetrics(db.Pool(), string(db.Dialect()), bus.Subscribers, bus.AgentFollowers)
 	db.ObserveSendStatements(metrics.SendStatement)
 	db.ObserveReads(metrics.DatabaseRead)
 	allowPrivate := cfg.WebhookAllowPrivate

@@ -88,10 +88,8 @@ func (s *Service) FollowAgent(ctx context.Context, agentID, after string, delive
 		default:
 		}
 	})
-	s.feedFollowers.Add(1)
 	go s.tailFeed(ctx, agent.ID, from, wake, deliver, func(why error) {
 		stop()
-		s.feedFollowers.Add(-1)
 		end(why)
 	})
 	return nil
@@ -158,8 +156,9 @@ func (s *Service) tailFeed(ctx context.Context, agentID uuid.UUID, pos models.Fe
 	}
 }
 
-// AgentFollowers counts this process's agent feed followers (tests, metrics).
-func (s *Service) AgentFollowers() int { return int(s.feedFollowers.Load()) }
+// AgentFollowers counts this process's agent feed followers: each holds
+// one watch on the bus from its start to its end.
+func (s *Service) AgentFollowers() int { return s.bus.AgentFollowers() }
 
 // feedExpired refuses a feed position the retention sweep has passed: the
 // events between it and the horizon were removed. Errors: FEED_CURSOR_EXPIRED.

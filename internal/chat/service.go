@@ -7,7 +7,6 @@ import (
 	"errors"
 	"log/slog"
 	"strings"
-	"sync/atomic"
 	"time"
 	"unicode/utf8"
 
@@ -26,7 +25,6 @@ type Service struct {
 	log    *slog.Logger
 	watch  Observer
 
-	feedFollowers atomic.Int64
 	webhooks      *WebhookOptions        // nil: no deliveries
 	watchHooks    func(*models.Delivery) // hears every attempt (metrics); may be nil
 	watchSkips    func()                 // hears every webhook moved to the feed's horizon; may be nil

@@ -38,6 +38,9 @@ type Bus interface {
 	// cut off (Resync); stop ends it. Agent feed readers re-read the
 	// database when woken: the event itself is only a hint.
 	WatchAgent(agentID uuid.UUID, wake func()) (stop func())
+	// AgentFollowers counts this process's agent watches: the open
+	// agentEvents subscriptions.
+	AgentFollowers() int
 	Close() error
 }
 
@@ -247,6 +250,17 @@ func (b *Broker) Subscribers() int {
 			}
 			s.mu.Unlock()
 		}
+	}
+	return n
+}
+
+// AgentFollowers counts the agent watches running in this process.
+func (b *Broker) AgentFollowers() int {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	n := 0
+	for _, watches := range b.agents {
+		n += len(watches)
 	}
 	return n
 }

@@ -332,3 +332,24 @@ func TestIdleSubscriptionsRunNoGoroutine(t *testing.T) {
 		s.Close()
 	}
 }
+
+// Agent watches are counted while they run, several per agent included.
+func TestAgentFollowersCountsWatches(t *testing.T) {
+	b := NewBroker((&history{}).backfill)
+	a, other := uuid.New(), uuid.New()
+	stopA1 := b.WatchAgent(a, func() {})
+	stopA2 := b.WatchAgent(a, func() {})
+	stopOther := b.WatchAgent(other, func() {})
+	if n := b.AgentFollowers(); n != 3 {
+		t.Fatalf("%d followers, want 3", n)
+	}
+	stopA1()
+	stopOther()
+	if n := b.AgentFollowers(); n != 1 {
+		t.Fatalf("%d followers after two stopped, want 1", n)
+	}
+	stopA2()
+	if n := b.AgentFollowers(); n != 0 {
+		t.Fatalf("%d followers after all stopped, want 0", n)
+	}
+}

@@ -43,9 +43,10 @@ type Metrics struct {
 var latencyBuckets = []float64{.0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10}
 
 // NewMetrics registers the process, Go runtime and database pool collectors
-// next to sessionhub's own series. subscriptions reports this process's live
-// GraphQL subscriptions when scraped.
-func NewMetrics(pool *sql.DB, database string, subscriptions func() int) *Metrics {
+// next to sessionhub's own series. subscriptions and agentFollowers report
+// this process's open sessionEvents and agentEvents subscriptions when
+// scraped.
+func NewMetrics(pool *sql.DB, database string, subscriptions, agentFollowers func() int) *Metrics {
 	m := &Metrics{registry: prometheus.NewRegistry()}
 	m.requests = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "sessionhub_http_requests_total",
@@ -126,12 +127,16 @@ func NewMetrics(pool *sql.DB, database string, subscriptions func() int) *Metric
 		Name: "sessionhub_active_subscriptions",
 		Help: "GraphQL sessionEvents subscriptions open on this replica.",
 	}, func() float64 { return float64(subscriptions()) })
+	followers := prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+		Name: "sessionhub_agent_feed_followers",
+		Help: "GraphQL agentEvents subscriptions open on this replica.",
+	}, func() float64 { return float64(agentFollowers()) })
 	m.registry.MustRegister(
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 		collectors.NewDBStatsCollector(pool, database),
 		m.requests, m.requestDuration, m.operations, m.operationTime,
-		m.messages, m.renewals, m.warnings, m.expiries, m.deletions, subs,
+		m.messages, m.renewals, m.warnings, m.expiries, m.deletions, subs, followers,
 		m.sendStatements, m.lifetimePasses, m.dropped, m.reads, m.webhookAttempts, m.webhookSkips, m.webhookInFlight,
 	)
 	return m

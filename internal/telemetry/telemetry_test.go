@@ -35,7 +35,7 @@ func newTestMetrics(t *testing.T) *Metrics {
 	t.Helper()
 	pool := sql.OpenDB(noDatabase{})
 	t.Cleanup(func() { pool.Close() })
-	return NewMetrics(pool, "test", func() int { return 3 })
+	return NewMetrics(pool, "test", func() int { return 3 }, func() int { return 2 })
 }
 
 func TestValidRequestID(t *testing.T) {
@@ -219,6 +219,21 @@ func TestOperationsSeriesExistAtZero(t *testing.T) {
 	} {
 		if n, err := testutil.GatherAndCount(m.registry, name); err != nil || n != want {
 			t.Errorf("%s: %d series (%v), want %d", name, n, err, want)
+		}
+	}
+	for name, want := range map[string]float64{"sessionhub_active_subscriptions": 3, "sessionhub_agent_feed_followers": 2} {
+		families, err := m.registry.Gather()
+		if err != nil {
+			t.Fatal(err)
+		}
+		got := -1.0
+		for _, f := range families {
+			if f.GetName() == name {
+				got = f.GetMetric()[0].GetGauge().GetValue()
+			}
+		}
+		if got != want {
+			t.Errorf("%s = %v, want %v (what the process reports when scraped)", name, got, want)
 		}
 	}
 	m.LifetimePass(nil)
