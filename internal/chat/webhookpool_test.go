@@ -3,13 +3,18 @@ package chat_test
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/google/uuid"
 
 	"sessionhub/internal/chat"
 	"sessionhub/internal/testutil"
@@ -207,6 +212,75 @@ func TestHangingReceiverHoldsOnlyItsShare(t *testing.T) {
 			defer observed.Unlock()
 			if n, most := observed.inFlight, observed.most; n != 0 || most < chat.AgentAttemptCap || most > chat.DeliveryWorkers {
 				t.Errorf("attempts in flight observed: %d after the end, at most %d; want 0, and between %d and %d", n, most, chat.AgentAttemptCap, chat.DeliveryWorkers)
+			}
+		})
+	}
+}
+
+// failingDraws is a store on which drawing one agent's webhook always
+// fails, and that agent is listed first.
+type failingDraws struct {
+	chat.Store
+	failing uuid.UUID
+}
+
+func (f failingDraws) WebhookAgents(ctx context.Context) ([]uuid.UUID, error) {
+	agents, err := f.Store.WebhookAgents(ctx)
+	slices.SortStableFunc(agents, func(x, _ uuid.UUID) int {
+		if x == f.failing {
+			return -1
+		}
+		return 0
+	})
+	return agents, err
+}
+
+func (f failingDraws) DrawDeliveries(ctx context.Context, agentID uuid.UUID, draw func(*models.Webhook) ([]*models.Delivery, models.FeedPosition, error)) error {
+	if agentID == f.failing {
+		return errors.New("this agent's draw fails")
+	}
+	return f.Store.DrawDeliveries(ctx, agentID, draw)
+}
+
+// TestFailingDrawHoldsUpNoOtherAgent: an agent whose webhook cannot be
+// drawn (listed first) is reported, and the agents after it are drawn and
+// delivered in the same pass. Both databases.
+func TestFailingDrawHoldsUpNoOtherAgent(t *testing.T) {
+	for _, dialect := range testutil.Dialects {
+		t.Run(string(dialect), func(t *testing.T) {
+			ctx := context.Background()
+			db := testutil.OpenStore(t, dialect)
+			setup := chat.New(db, models.SystemClock{}, models.DefaultSessionPolicy(),
+				chat.WithWebhooks(chat.WebhookOptions{Sender: webhook.NewClient(true), CheckURL: func(u string) error { return webhook.CheckURL(u, true) }}))
+			broken, brokenURL := newGatedReceiver(t, true)
+			working, workingURL := newGatedReceiver(t, true)
+			var agents []*models.Agent
+			for _, url := range []string{brokenURL, workingURL} {
+				a, err := setup.CreateAgent(ctx, chat.CreateAgentInput{Name: "agent", Webhook: &chat.WebhookInput{
+					URL: url, Secret: hookSecret, Events: []models.WebhookEventType{models.WebhookMessageAdded}}})
+				if err != nil {
+					t.Fatal(err)
+				}
+				s, err := setup.CreateSession(ctx, chat.CreateSessionInput{AgentID: a.ID.String(), UserID: testutil.MustUUID()})
+				if err != nil {
+					t.Fatal(err)
+				}
+				if _, err := setup.SendMessage(ctx, s.ID.String(), models.MessageInput{Content: "0"}); err != nil {
+					t.Fatal(err)
+				}
+				agents = append(agents, a)
+			}
+			svc := chat.New(failingDraws{Store: db, failing: agents[0].ID}, models.SystemClock{}, models.DefaultSessionPolicy(),
+				chat.WithWebhooks(chat.WebhookOptions{Sender: webhook.NewClient(true), CheckURL: func(u string) error { return webhook.CheckURL(u, true) }}))
+			attempted, err := svc.DispatchWebhooks(ctx)
+			if err == nil || !strings.Contains(err.Error(), "1 of 2 webhook agents") || !strings.Contains(err.Error(), agents[0].ID.String()) {
+				t.Errorf("pass error %v, want it to name the one agent that failed", err)
+			}
+			if _, _, acked := working.state(); attempted != 1 || acked != 1 {
+				t.Fatalf("%d attempted, %d acknowledged by the agent after the failing one; want 1 and 1", attempted, acked)
+			}
+			if _, _, acked := broken.state(); acked != 0 {
+				t.Fatalf("the failing agent's receiver heard %d deliveries", acked)
 			}
 		})
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"math/rand/v2"
 	"time"
 	"unicode/utf8"
@@ -196,30 +197,37 @@ func (s *Service) DispatchWebhooks(ctx context.Context) (int, error) {
 	if s.webhooks == nil {
 		return 0, nil
 	}
-	if _, err := s.drawWebhooks(ctx); err != nil {
-		return 0, err
-	}
+	_, drawErr := s.drawWebhooks(ctx) // the agents drawn are attempted all the same
 	pool := s.newDeliveryPool()
 	claimed, _, err := pool.claim(ctx)
 	pool.wait()
-	return claimed, err
+	return claimed, errors.Join(drawErr, err)
 }
 
 // drawWebhooks draws every webhook agent's new feed rows into the outbox
-// and returns how many deliveries it drew.
+// and returns how many deliveries it drew. An agent whose draw fails is
+// passed over until the next pass, so that it holds up no other agent; the
+// error returned says how many failed, and the first one's cause.
 func (s *Service) drawWebhooks(ctx context.Context) (int, error) {
 	agents, err := s.store.WebhookAgents(ctx)
 	if err != nil {
 		return 0, err
 	}
-	total := 0
+	total, failed := 0, 0
+	var firstErr error
 	for _, agentID := range agents {
+		if ctx.Err() != nil {
+			return total, ctx.Err()
+		}
 		// A busy feed is drawn in several pages per pass (bounded, so that
 		// one agent cannot hold up the others' drawing).
 		for range drawPages {
 			var got drawResult
 			if err := s.store.DrawDeliveries(ctx, agentID, s.draw(ctx, &got)); err != nil {
-				return total, err
+				if failed++; firstErr == nil {
+					firstErr = fmt.Errorf("agent %s: %w", agentID, err)
+				}
+				break
 			}
 			total += got.deliveries
 			if got.skipped != nil {
@@ -233,6 +241,9 @@ func (s *Service) drawWebhooks(ctx context.Context) (int, error) {
 				break
 			}
 		}
+	}
+	if failed > 0 {
+		return total, fmt.Errorf("drawing failed for %d of %d webhook agents, the first: %w", failed, len(agents), firstErr)
 	}
 	return total, nil
 }
