@@ -102,9 +102,9 @@ type Store interface {
 	DrawDeliveries(ctx context.Context, agentID uuid.UUID, draw func(*models.Webhook) ([]*models.Delivery, models.FeedPosition, error)) error
 	// ClaimDeliveries leases up to limit due deliveries until leaseUntil,
 	// each the oldest pending one of its session, at most perAgent of one
-	// agent and none of skipAgents'; concurrent claimers (any process)
-	// never take the same delivery.
-	ClaimDeliveries(ctx context.Context, now, leaseUntil time.Time, limit, perAgent int, skipAgents []uuid.UUID) ([]*models.Delivery, error)
+	// agent, or the agent's own number in room (0: none of its);
+	// concurrent claimers (any process) never take the same delivery.
+	ClaimDeliveries(ctx context.Context, now, leaseUntil time.Time, limit, perAgent int, room map[uuid.UUID]int) ([]*models.Delivery, error)
 	FinishAttempt(ctx context.Context, d *models.Delivery) error
 	ListDeliveries(ctx context.Context, agentID uuid.UUID, before *uuid.UUID, limit int) ([]*models.Delivery, error)
 	// DeleteFinishedDeliveries removes up to limit delivered or failed

@@ -18,10 +18,6 @@ const (
 	// so that a receiver that hangs (10 s per attempt) holds at most a
 	// quarter of the workers and the others' deliveries go on.
 	AgentAttemptCap = 8
-	// agentClaimShare is the most one claim takes of one agent. An agent is
-	// claimed for only while a whole share still fits under its cap, which
-	// is how the cap holds without the claim knowing each agent's room.
-	agentClaimShare = AgentAttemptCap / 2
 )
 
 // deliveryPool makes webhook attempts on at most DeliveryWorkers
@@ -39,24 +35,24 @@ func (s *Service) newDeliveryPool() *deliveryPool {
 	return &deliveryPool{s: s, perAgent: map[uuid.UUID]int{}, finished: make(chan struct{}, 1)}
 }
 
-// claim leases due deliveries for the free workers and starts their
-// attempts. more reports that some agent filled its share of the claim, so
-// more of its deliveries (or others' behind them) may be due already.
+// claim leases due deliveries for the free workers, each agent at most up
+// to its cap, and starts their attempts. The cap holds between claims too:
+// only claim adds attempts, so an agent's count can only fall meanwhile.
+// more reports that some agent reached its cap, so more deliveries (its
+// own, or others' behind them in the claim's window) may be due already.
 func (p *deliveryPool) claim(ctx context.Context) (claimed int, more bool, err error) {
 	p.mu.Lock()
 	free := DeliveryWorkers - p.busy
-	var skip []uuid.UUID
+	room := make(map[uuid.UUID]int, len(p.perAgent))
 	for agent, n := range p.perAgent {
-		if n+agentClaimShare > AgentAttemptCap {
-			skip = append(skip, agent)
-		}
+		room[agent] = AgentAttemptCap - n
 	}
 	p.mu.Unlock()
 	if free == 0 {
 		return 0, false, nil
 	}
 	now := p.s.Now()
-	due, err := p.s.store.ClaimDeliveries(ctx, now, now.Add(deliveryLease), free, agentClaimShare, skip)
+	due, err := p.s.store.ClaimDeliveries(ctx, now, now.Add(deliveryLease), free, AgentAttemptCap, room)
 	if err != nil {
 		return 0, false, err
 	}
@@ -64,7 +60,13 @@ func (p *deliveryPool) claim(ctx context.Context) (claimed int, more bool, err e
 	for _, d := range due {
 		p.start(ctx, d)
 		taken[d.AgentID]++
-		more = more || taken[d.AgentID] == agentClaimShare
+	}
+	for agent, n := range taken {
+		limit := AgentAttemptCap
+		if r, busy := room[agent]; busy {
+			limit = r
+		}
+		more = more || n == limit
 	}
 	return len(due), more, nil
 }

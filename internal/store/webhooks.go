@@ -243,8 +243,9 @@ func (s *Store) commitDraw(ctx context.Context, tx *sql.Tx, hook *models.Webhook
 // claimDeliveriesSQL takes due deliveries, each the oldest pending one of
 // its session (so a session's events arrive in order) and of an agent that
 // has a webhook (a removed one's wait until it is set again), at most perAgent
-// ($4) of one agent, and leases them: their next attempt moves to the
-// lease's end, so no other worker takes them while this one tries.
+// ($4) of one agent unless the claim gives the agent a bound of its own,
+// and leases them: their next attempt moves to the lease's end, so no other
+// worker takes them while this one tries.
 //
 // Only the oldest $5 candidates are ranked, so a claim stays cheap however
 // long the outbox is. PostgreSQL refuses FOR UPDATE next to a window
@@ -258,7 +259,7 @@ const claimDeliveriesSQL = `UPDATE webhook_deliveries SET attempts = attempts + 
 		WHERE d.status = 'pending' AND d.next_attempt_at <= $1
 		  AND d.id IN (
 			SELECT r.id FROM (
-				SELECT c.id, ROW_NUMBER() OVER (PARTITION BY c.agent_id ORDER BY c.next_attempt_at, c.id) AS n
+				SELECT c.id, c.agent_id, ROW_NUMBER() OVER (PARTITION BY c.agent_id ORDER BY c.next_attempt_at, c.id) AS n
 				FROM (
 					SELECT h.id, h.agent_id, h.next_attempt_at FROM webhook_deliveries h
 					WHERE h.status = 'pending' AND h.next_attempt_at <= $1%[1]s
@@ -267,7 +268,7 @@ const claimDeliveriesSQL = `UPDATE webhook_deliveries SET attempts = attempts + 
 						WHERE e.session_id = h.session_id AND e.status = 'pending'
 						  AND (e.feed_tx, e.feed_seq, e.part) < (h.feed_tx, h.feed_seq, h.part))
 					ORDER BY h.next_attempt_at LIMIT $5) c) r
-			WHERE r.n <= $4)
+			WHERE r.n <= %[3]s)
 		ORDER BY d.next_attempt_at LIMIT $3%[2]s)
 	RETURNING id, agent_id, session_id, event_type, body, attempts, created_at`
 
@@ -277,26 +278,43 @@ const claimDeliveriesSQL = `UPDATE webhook_deliveries SET attempts = attempts + 
 const claimWindow = 8
 
 // ClaimDeliveries leases up to limit due deliveries until leaseUntil, at
-// most perAgent of one agent, none of the agents in skipAgents (those
-// already busy enough in this process). On PostgreSQL rows another
-// transaction is claiming are skipped (SKIP LOCKED), so concurrent
-// claimers never take the same delivery.
-func (s *Store) ClaimDeliveries(ctx context.Context, now, leaseUntil time.Time, limit, perAgent int, skipAgents []uuid.UUID) ([]*models.Delivery, error) {
+// most perAgent of one agent, except that an agent in room takes at most
+// its own number (those with attempts in flight in this process; 0: none).
+// On PostgreSQL rows another transaction is claiming are skipped (SKIP
+// LOCKED), so concurrent claimers never take the same delivery.
+func (s *Store) ClaimDeliveries(ctx context.Context, now, leaseUntil time.Time, limit, perAgent int, room map[uuid.UUID]int) ([]*models.Delivery, error) {
 	args := []any{s.timeArg(now), s.timeArg(leaseUntil), limit, perAgent, limit * claimWindow}
-	skip := ""
-	if len(skipAgents) > 0 {
-		params := make([]string, len(skipAgents))
-		for i, agent := range skipAgents {
-			args = append(args, agent.String())
-			params[i] = "$" + strconv.Itoa(len(args))
+	param := func(v any) string {
+		args = append(args, v)
+		return "$" + strconv.Itoa(len(args))
+	}
+	// The skipped agents' parameters first, then the bounded ones': the
+	// text then depends only on how many of each (it is a prepared
+	// statement per text on PostgreSQL), not on the map's order.
+	var skip, bounds []string
+	for agent, n := range room {
+		if n <= 0 {
+			skip = append(skip, param(agent.String()))
 		}
-		skip = " AND h.agent_id NOT IN (" + strings.Join(params, ", ") + ")"
+	}
+	for agent, n := range room {
+		if n > 0 {
+			bounds = append(bounds, "WHEN "+param(agent.String())+" THEN CAST("+param(n)+" AS INTEGER)")
+		}
+	}
+	skipped := ""
+	if len(skip) > 0 {
+		skipped = " AND h.agent_id NOT IN (" + strings.Join(skip, ", ") + ")"
+	}
+	bound := "CAST($4 AS INTEGER)"
+	if len(bounds) > 0 {
+		bound = "CASE r.agent_id " + strings.Join(bounds, " ") + " ELSE " + bound + " END"
 	}
 	lock := ""
 	if s.dialect == Postgres {
 		lock = " FOR UPDATE SKIP LOCKED"
 	}
-	query := fmt.Sprintf(claimDeliveriesSQL, skip, lock)
+	query := fmt.Sprintf(claimDeliveriesSQL, skipped, lock, bound)
 	rows, err := s.sql.QueryContext(ctx, s.q(query), args...)
 	if err != nil {
 		return nil, translate(err)

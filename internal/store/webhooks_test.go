@@ -52,9 +52,9 @@ func ids(ds []*models.Delivery) []uuid.UUID {
 }
 
 // ClaimDeliveries takes only each session's oldest pending delivery (by
-// feed position, not by due time), skips the agents it is told to, takes
-// at most perAgent of one agent and limit in all, oldest due first, never
-// one not due, and leases what it takes.
+// feed position, not by due time), takes at most perAgent of one agent or
+// the agent's own bound (none at 0) and limit in all, oldest due first,
+// never one not due, and leases what it takes.
 func TestClaimDeliveriesBounds(t *testing.T) {
 	forEachDialect(t, func(t *testing.T, dialect store.Dialect) {
 		ctx := context.Background()
@@ -84,9 +84,9 @@ func TestClaimDeliveriesBounds(t *testing.T) {
 		dLater := pendingDelivery(d.ID, uuid.New(), 1, now.Add(time.Second)) // not due yet
 		addToOutbox(t, s, d.ID, dLater)
 
-		claim := func(limit, perAgent int, skip ...uuid.UUID) []*models.Delivery {
+		claim := func(limit, perAgent int, room map[uuid.UUID]int) []*models.Delivery {
 			t.Helper()
-			got, err := s.ClaimDeliveries(ctx, now, lease, limit, perAgent, skip)
+			got, err := s.ClaimDeliveries(ctx, now, lease, limit, perAgent, room)
 			if err != nil {
 				t.Fatalf("ClaimDeliveries: %v", err)
 			}
@@ -104,13 +104,14 @@ func TestClaimDeliveriesBounds(t *testing.T) {
 			}
 		}
 
-		// c skipped; three of a's five session heads (the oldest due), both of b's.
-		want("skipping c, 3 per agent", claim(100, 3, c.ID), aFirst[0], aFirst[1], aFirst[2], bs[0], bs[1])
+		// c has no room left, b room for one; three of a's five session
+		// heads (the oldest due), the older of b's.
+		want("c skipped, b bounded to 1, 3 per agent", claim(100, 3, map[uuid.UUID]int{c.ID: 0, b.ID: 1}), aFirst[0], aFirst[1], aFirst[2], bs[0])
 		// The overall limit takes the oldest due first.
-		want("limit 1", claim(1, 10), cOldest)
+		want("limit 1", claim(1, 10, nil), cOldest)
 		// Leased deliveries, and the sessions behind them, wait; d is not due.
-		want("the rest", claim(100, 10), aFirst[3], aFirst[4])
-		want("nothing left", claim(100, 10))
+		want("the rest", claim(100, 10, nil), aFirst[3], aFirst[4], bs[1])
+		want("nothing left", claim(100, 10, nil))
 
 		// A finished head lets its session's next delivery go.
 		done := aFirst[0]
@@ -118,12 +119,12 @@ func TestClaimDeliveriesBounds(t *testing.T) {
 		if err := s.FinishAttempt(ctx, done); err != nil {
 			t.Fatal(err)
 		}
-		want("after the first session's head", claim(100, 10), aSecond[0])
+		want("after the first session's head", claim(100, 10, nil), aSecond[0])
 
 		// Once leases end, the claim takes again what is still pending, with
 		// the attempt counted again.
 		s2 := lease.Add(time.Second)
-		again, err := s.ClaimDeliveries(ctx, s2, s2.Add(time.Minute), 100, 2, []uuid.UUID{b.ID})
+		again, err := s.ClaimDeliveries(ctx, s2, s2.Add(time.Minute), 100, 2, map[uuid.UUID]int{b.ID: 0})
 		if err != nil {
 			t.Fatal(err)
 		}
