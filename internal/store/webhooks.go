@@ -4,7 +4,6 @@ import (
 	"context"
 	"database/sql"
 	"errors"
-	"fmt"
 	"regexp"
 	"slices"
 	"strconv"
@@ -237,123 +236,10 @@ func (s *Store) commitDraw(ctx context.Context, tx *sql.Tx, hook *models.Webhook
 			return translate(err)
 		}
 	}
+	if err := s.headSessions(ctx, tx, deliveries); err != nil {
+		return err
+	}
 	return translate(tx.Commit())
-}
-
-// claimDeliveriesSQL takes due deliveries, each the oldest pending one of
-// its session (so a session's events arrive in order) and of an agent that
-// has a webhook (a removed one's wait until it is set again), at most perAgent
-// ($4) of one agent unless the claim gives the agent a bound of its own,
-// and leases them: their next attempt moves to the lease's end, so no other
-// worker takes them while this one tries.
-//
-// Only the oldest $5 candidates are ranked, so a claim stays cheap however
-// long the outbox is. PostgreSQL refuses FOR UPDATE next to a window
-// function, so the lock is taken one level up, on the base table, where the
-// due test is repeated: a row another replica leased after this statement
-// began fails it when re-read under the lock and is skipped (without it,
-// concurrent claimers took the same rows).
-const claimDeliveriesSQL = `UPDATE webhook_deliveries SET attempts = attempts + 1, next_attempt_at = $2
-	WHERE id IN (
-		SELECT d.id FROM webhook_deliveries d
-		WHERE d.status = 'pending' AND d.next_attempt_at <= $1
-		  AND d.id IN (
-			SELECT r.id FROM (
-				SELECT c.id, c.agent_id, ROW_NUMBER() OVER (PARTITION BY c.agent_id ORDER BY c.next_attempt_at, c.id) AS n
-				FROM (
-					SELECT h.id, h.agent_id, h.next_attempt_at FROM webhook_deliveries h
-					WHERE h.status = 'pending' AND h.next_attempt_at <= $1%[1]s
-					  AND EXISTS (SELECT 1 FROM agent_webhooks w WHERE w.agent_id = h.agent_id)
-					  AND NOT EXISTS (SELECT 1 FROM webhook_deliveries e
-						WHERE e.session_id = h.session_id AND e.status = 'pending'
-						  AND (e.feed_tx, e.feed_seq, e.part) < (h.feed_tx, h.feed_seq, h.part))
-					ORDER BY h.next_attempt_at LIMIT $5) c) r
-			WHERE r.n <= %[3]s)
-		ORDER BY d.next_attempt_at LIMIT $3%[2]s)
-	RETURNING id, agent_id, session_id, event_type, body, attempts, created_at`
-
-// claimWindow is how many due candidates one claim ranks per delivery it
-// may take. Ranking the whole outbox instead cost ten times as much with
-// 50,000 deliveries pending (45 ms instead of 4 on PostgreSQL).
-const claimWindow = 8
-
-// ClaimDeliveries leases up to limit due deliveries until leaseUntil, at
-// most perAgent of one agent, except that an agent in room takes at most
-// its own number (those with attempts in flight in this process; 0: none).
-// On PostgreSQL rows another transaction is claiming are skipped (SKIP
-// LOCKED), so concurrent claimers never take the same delivery.
-func (s *Store) ClaimDeliveries(ctx context.Context, now, leaseUntil time.Time, limit, perAgent int, room map[uuid.UUID]int) ([]*models.Delivery, error) {
-	args := []any{s.timeArg(now), s.timeArg(leaseUntil), limit, perAgent, limit * claimWindow}
-	param := func(v any) string {
-		args = append(args, v)
-		return "$" + strconv.Itoa(len(args))
-	}
-	// The skipped agents' parameters first, then the bounded ones': the
-	// text then depends only on how many of each (it is a prepared
-	// statement per text on PostgreSQL), not on the map's order.
-	var skip, bounds []string
-	for agent, n := range room {
-		if n <= 0 {
-			skip = append(skip, param(agent.String()))
-		}
-	}
-	for agent, n := range room {
-		if n > 0 {
-			bounds = append(bounds, "WHEN "+param(agent.String())+" THEN CAST("+param(n)+" AS INTEGER)")
-		}
-	}
-	skipped := ""
-	if len(skip) > 0 {
-		skipped = " AND h.agent_id NOT IN (" + strings.Join(skip, ", ") + ")"
-	}
-	bound := "CAST($4 AS INTEGER)"
-	if len(bounds) > 0 {
-		bound = "CASE r.agent_id " + strings.Join(bounds, " ") + " ELSE " + bound + " END"
-	}
-	lock := ""
-	if s.dialect == Postgres {
-		lock = " FOR UPDATE SKIP LOCKED"
-	}
-	query := fmt.Sprintf(claimDeliveriesSQL, skipped, lock, bound)
-	rows, err := s.sql.QueryContext(ctx, s.q(query), args...)
-	if err != nil {
-		return nil, translate(err)
-	}
-	defer rows.Close()
-	var out []*models.Delivery
-	for rows.Next() {
-		d := &models.Delivery{Status: models.DeliveryPending, NextAttemptAt: leaseUntil}
-		var id, agent, session, typ string
-		var created any
-		if err := rows.Scan(&id, &agent, &session, &typ, &d.Body, &d.Attempts, &created); err != nil {
-			return nil, translate(err)
-		}
-		d.ID, _ = uuid.Parse(id)
-		d.AgentID, _ = uuid.Parse(agent)
-		d.SessionID, _ = uuid.Parse(session)
-		d.Type = models.WebhookEventType(typ)
-		if d.CreatedAt, err = dbTime(created); err != nil {
-			return nil, err
-		}
-		out = append(out, d)
-	}
-	return out, translate(rows.Err())
-}
-
-// FinishAttempt records an attempt's outcome: delivered, failed for good,
-// or pending again at nextAttemptAt with its error.
-func (s *Store) FinishAttempt(ctx context.Context, d *models.Delivery) error {
-	var delivered any
-	if d.DeliveredAt != nil {
-		delivered = s.timeArg(*d.DeliveredAt)
-	}
-	var lastError any
-	if d.LastError != "" {
-		lastError = d.LastError
-	}
-	_, err := s.sql.ExecContext(ctx, s.q(`UPDATE webhook_deliveries SET status = $2, last_error = $3, next_attempt_at = $4, delivered_at = $5 WHERE id = $1`),
-		d.ID.String(), string(d.Status), lastError, s.timeArg(d.NextAttemptAt), delivered)
-	return translate(err)
 }
 
 // ListDeliveries returns up to limit of an agent's deliveries, newest
