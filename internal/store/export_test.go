@@ -1,5 +1,28 @@
 package store
 
+import "context"
+
+// MigrateDownTo rolls s's schema back to version, then MigrateUp (below)
+// applies everything again: an upgrade of a database that holds data.
+func MigrateDownTo(s *Store, version int64) error {
+	p, err := s.migrations()
+	if err != nil {
+		return err
+	}
+	_, err = p.DownTo(context.Background(), version)
+	return err
+}
+
+// MigrateUp applies every pending migration.
+func MigrateUp(s *Store) error {
+	p, err := s.migrations()
+	if err != nil {
+		return err
+	}
+	_, err = p.Up(context.Background())
+	return err
+}
+
 // ObserveGroups reports the size of every shared send statement s runs
 // (PostgreSQL only); call it before sending.
 func ObserveGroups(s *Store, observe func(size int)) {

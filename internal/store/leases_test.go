@@ -107,3 +107,46 @@ func TestSessionHeadsFollowDrawsAndAttempts(t *testing.T) {
 		}
 	})
 }
+
+// A database upgraded with deliveries pending (one leased, one session's
+// first delivered) gets each session's head from migration 00012.
+func TestSessionHeadsBackfilled(t *testing.T) {
+	forEachDialect(t, func(t *testing.T, dialect store.Dialect) {
+		ctx := context.Background()
+		s := testutil.OpenStore(t, dialect)
+		a := hookedAgent(t, s)
+		var drawn []*models.Delivery
+		for k := range 3 {
+			session := uuid.New()
+			for j := range 3 {
+				drawn = append(drawn, pendingDelivery(a.ID, session, int64(3*k+j+1), t0))
+			}
+		}
+		addToOutbox(t, s, a.ID, drawn...)
+		now := t0.Add(time.Hour)
+		leased, err := s.ClaimDeliveries(ctx, now, now.Add(time.Minute), 2, 2, nil)
+		if err != nil || len(leased) != 2 {
+			t.Fatalf("leased %d (%v), want 2", len(leased), err)
+		}
+		done := leased[0]
+		done.Status, done.DeliveredAt, done.NextAttemptAt = models.DeliveryDelivered, &now, now
+		if err := s.FinishAttempt(ctx, done); err != nil {
+			t.Fatal(err)
+		}
+
+		if err := store.MigrateDownTo(s, 11); err != nil {
+			t.Fatal(err)
+		}
+		if err := store.MigrateUp(s); err != nil {
+			t.Fatal(err)
+		}
+		if disagree, err := store.SessionHeadsAgree(s); err != nil || len(disagree) > 0 {
+			t.Fatalf("after the upgrade the session heads disagree with the outbox: %v (%v)", disagree, err)
+		}
+		// The lease still holds; the rest are due: two heads and the leased one's session waits.
+		again, err := s.ClaimDeliveries(ctx, now, now.Add(time.Minute), 10, 10, nil)
+		if err != nil || len(again) != 2 {
+			t.Fatalf("after the upgrade leased %d (%v), want the two heads not leased", len(again), err)
+		}
+	})
+}

@@ -22,13 +22,29 @@ var migrations embed.FS
 // lock makes replicas that start together take turns; on SQLite, Open holds
 // lockSQLiteFile around opening and migrating.
 func (s *Store) migrate(ctx context.Context, log *slog.Logger) error {
-	sqlDB, err := s.db.DB()
+	provider, err := s.migrations()
 	if err != nil {
 		return err
 	}
+	results, err := provider.Up(ctx)
+	if err != nil {
+		return fmt.Errorf("migrate: %w", err)
+	}
+	for _, r := range results {
+		log.Info("migration applied", "version", r.Source.Version, "file", r.Source.Path, "duration", r.Duration)
+	}
+	return nil
+}
+
+// migrations is goose's provider of this database's migrations.
+func (s *Store) migrations() (*goose.Provider, error) {
+	sqlDB, err := s.db.DB()
+	if err != nil {
+		return nil, err
+	}
 	dir, err := fs.Sub(migrations, "migrations/"+string(s.dialect))
 	if err != nil {
-		return err
+		return nil, err
 	}
 	opts := []goose.ProviderOption{goose.WithDisableGlobalRegistry(true)}
 	dialect := goose.DialectSQLite3
@@ -39,22 +55,15 @@ func (s *Store) migrate(ctx context.Context, log *slog.Logger) error {
 		// step and each wait 5 s more per replica ahead of it.
 		locker, err := lock.NewPostgresSessionLocker(lock.WithLockTimeout(1, 300))
 		if err != nil {
-			return err
+			return nil, err
 		}
 		opts = append(opts, goose.WithSessionLocker(locker))
 	}
 	provider, err := goose.NewProvider(dialect, sqlDB, dir, opts...)
 	if err != nil {
-		return fmt.Errorf("migrations: %w", err)
+		return nil, fmt.Errorf("migrations: %w", err)
 	}
-	results, err := provider.Up(ctx)
-	if err != nil {
-		return fmt.Errorf("migrate: %w", err)
-	}
-	for _, r := range results {
-		log.Info("migration applied", "version", r.Source.Version, "file", r.Source.Path, "duration", r.Duration)
-	}
-	return nil
+	return provider, nil
 }
 
 // lockSQLiteFile serialises opening and migrating one SQLite database across
