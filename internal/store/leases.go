@@ -60,6 +60,7 @@ func (s *Store) headSessions(ctx context.Context, tx *sql.Tx, deliveries []*mode
 			}
 			n := len(args)
 			fmt.Fprintf(&sb, "($%d, $%d, $%d, $%d)", n+1, n+2, n+3, n+4)
+			// A drawn delivery is due when it is made (commitDraw's insert).
 			args = append(args, d.SessionID.String(), d.AgentID.String(), d.ID.String(), s.timeArg(d.CreatedAt))
 		}
 		sb.WriteString(` ON CONFLICT (session_id) DO UPDATE SET agent_id = excluded.agent_id WHERE 1 = 0`)
@@ -102,6 +103,25 @@ const claimWindow = 8
 // transaction holds are skipped (SKIP LOCKED), so concurrent claimers never
 // take the same delivery.
 func (s *Store) ClaimDeliveries(ctx context.Context, now, leaseUntil time.Time, limit, perAgent int, room map[uuid.UUID]int) ([]*models.Delivery, error) {
+	tx, err := s.sql.BeginTx(ctx, nil)
+	if err != nil {
+		return nil, translate(err)
+	}
+	defer func() { _ = tx.Rollback() }()
+	sessions, deliveries, err := s.dueHeads(ctx, tx, now, limit, perAgent, room)
+	if err != nil || len(deliveries) == 0 {
+		return nil, err
+	}
+	leased, err := s.leaseHeads(ctx, tx, sessions, deliveries, leaseUntil)
+	if err != nil {
+		return nil, err
+	}
+	return leased, translate(tx.Commit())
+}
+
+// dueHeads locks the heads a claim takes (dueHeadsSQL) and returns their
+// sessions and deliveries, as statement arguments.
+func (s *Store) dueHeads(ctx context.Context, tx *sql.Tx, now time.Time, limit, perAgent int, room map[uuid.UUID]int) (sessions, deliveries []any, err error) {
 	args := []any{s.timeArg(now), limit, perAgent, limit * claimWindow}
 	param := func(v any) string {
 		args = append(args, v)
@@ -133,50 +153,42 @@ func (s *Store) ClaimDeliveries(ctx context.Context, now, leaseUntil time.Time, 
 	if s.dialect == Postgres {
 		lock = " FOR UPDATE SKIP LOCKED"
 	}
-
-	tx, err := s.sql.BeginTx(ctx, nil)
-	if err != nil {
-		return nil, translate(err)
-	}
-	defer func() { _ = tx.Rollback() }()
 	rows, err := tx.QueryContext(ctx, s.q(fmt.Sprintf(dueHeadsSQL, skipped, lock, bound)), args...)
 	if err != nil {
-		return nil, translate(err)
+		return nil, nil, translate(err)
 	}
-	var sessions, deliveries []any
+	defer rows.Close()
 	for rows.Next() {
 		var session, delivery string
 		if err := rows.Scan(&session, &delivery); err != nil {
-			rows.Close()
-			return nil, translate(err)
+			return nil, nil, translate(err)
 		}
 		sessions, deliveries = append(sessions, session), append(deliveries, delivery)
 	}
-	rows.Close()
-	if err := rows.Err(); err != nil {
-		return nil, translate(err)
-	}
-	if len(deliveries) == 0 {
-		return nil, nil
-	}
+	return sessions, deliveries, translate(rows.Err())
+}
+
+// leaseHeads moves the locked heads and their deliveries to the lease's
+// end, counting an attempt, and returns the deliveries.
+func (s *Store) leaseHeads(ctx context.Context, tx *sql.Tx, sessions, deliveries []any, leaseUntil time.Time) ([]*models.Delivery, error) {
 	lease := s.timeArg(leaseUntil)
 	if _, err := tx.ExecContext(ctx, s.q(`UPDATE webhook_session_heads SET next_attempt_at = $1 WHERE session_id IN (`+placeholders(2, len(sessions))+`)`),
 		append([]any{lease}, sessions...)...); err != nil {
 		return nil, translate(err)
 	}
-	leased, err := tx.QueryContext(ctx, s.q(`UPDATE webhook_deliveries SET attempts = attempts + 1, next_attempt_at = $1
+	rows, err := tx.QueryContext(ctx, s.q(`UPDATE webhook_deliveries SET attempts = attempts + 1, next_attempt_at = $1
 		WHERE status = 'pending' AND id IN (`+placeholders(2, len(deliveries))+`)
 		RETURNING id, agent_id, session_id, event_type, body, attempts, created_at`), append([]any{lease}, deliveries...)...)
 	if err != nil {
 		return nil, translate(err)
 	}
+	defer rows.Close()
 	var out []*models.Delivery
-	for leased.Next() {
+	for rows.Next() {
 		d := &models.Delivery{Status: models.DeliveryPending, NextAttemptAt: leaseUntil}
 		var id, agent, session, typ string
 		var created any
-		if err := leased.Scan(&id, &agent, &session, &typ, &d.Body, &d.Attempts, &created); err != nil {
-			leased.Close()
+		if err := rows.Scan(&id, &agent, &session, &typ, &d.Body, &d.Attempts, &created); err != nil {
 			return nil, translate(err)
 		}
 		d.ID, _ = uuid.Parse(id)
@@ -184,19 +196,11 @@ func (s *Store) ClaimDeliveries(ctx context.Context, now, leaseUntil time.Time, 
 		d.SessionID, _ = uuid.Parse(session)
 		d.Type = models.WebhookEventType(typ)
 		if d.CreatedAt, err = dbTime(created); err != nil {
-			leased.Close()
 			return nil, err
 		}
 		out = append(out, d)
 	}
-	leased.Close()
-	if err := leased.Err(); err != nil {
-		return nil, translate(err)
-	}
-	if err := tx.Commit(); err != nil {
-		return nil, translate(err)
-	}
-	return out, nil
+	return out, translate(rows.Err())
 }
 
 // placeholders is "$from, $from+1, …", n of them.
